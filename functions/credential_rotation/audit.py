@@ -1,0 +1,108 @@
+"""The audit event: what a run did, built from the state machine's document, whatever the outcome.
+
+The publish task receives the whole state document, because a run can reach it from any point: refused
+at the input (no Run yet), refused at the deletion limit (plans, no deletions), after a dry run (plans
+only) or after deleting. Missing parts mean "did not happen", never an error.
+"""
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+SCHEMA_VERSION = "1.0"
+SUCCEEDED, PARTIAL, FAILED = "SUCCEEDED", "PARTIAL", "FAILED"
+# Step Functions keeps at most 32,768 characters of a Fail state's cause.
+MAX_CAUSE_CHARACTERS = 32_768
+MAX_ERROR_CAUSE_CHARACTERS = 2_000
+
+
+def error_entry(caught: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """A Catch's {Error, Cause}, with a Lambda error's JSON cause reduced to its message."""
+    if not caught:
+        return None
+    cause = caught.get("Cause") or ""
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and "errorMessage" in parsed:
+        cause = str(parsed["errorMessage"])
+    return {"Error": str(caught.get("Error", "States.Runtime")), "Cause": cause[:MAX_ERROR_CAUSE_CHARACTERS]}
+
+
+def _connector_entries(plans: list[dict], deletions: list[dict]) -> list[dict[str, Any]]:
+    deletions_by_id = {deletion["VoiceConnectorId"]: deletion for deletion in deletions}
+    entries = []
+    for plan in plans:
+        deletion = deletions_by_id.get(plan["VoiceConnectorId"], {})
+        entries.append(
+            {
+                "VoiceConnectorId": plan["VoiceConnectorId"],
+                "Listed": list(plan.get("Listed", [])),
+                "Stale": list(plan.get("Stale", [])),
+                "Deleted": list(deletion.get("Deleted", [])),
+                "Kept": list(plan.get("Kept", [])),
+                "Reasons": {verdict["Username"]: verdict["Reason"] for verdict in plan.get("Verdicts", [])},
+                "Error": error_entry(plan.get("Error") or deletion.get("Error")),
+            }
+        )
+    return entries
+
+
+def _outcome(run_error: dict | None, connectors: list[dict[str, Any]]) -> str:
+    failed = sum(1 for connector in connectors if connector["Error"])
+    if run_error or (connectors and failed == len(connectors)):
+        return FAILED
+    return PARTIAL if failed else SUCCEEDED
+
+
+def _fallback_context(state: Mapping[str, Any], default_dry_run: bool) -> tuple[str, bool]:
+    """Trigger and DryRun for a run refused before its input was resolved: the input's own values
+    where they are valid, else the defaults."""
+    raw = state.get("Input")
+    raw = raw if isinstance(raw, dict) else {}
+    trigger = raw.get("Trigger") if raw.get("Trigger") in ("schedule", "manual") else "manual"
+    dry_run = raw["DryRun"] if isinstance(raw.get("DryRun"), bool) else default_dry_run
+    return trigger, dry_run
+
+
+def build_event(state: Mapping[str, Any], finished_at: datetime, default_dry_run: bool) -> dict[str, Any]:
+    run = state.get("Run")
+    if run:
+        trigger, dry_run, policy = run["Trigger"], run["DryRun"], run["Policy"]
+    else:
+        (trigger, dry_run), policy = _fallback_context(state, default_dry_run), None
+    connectors = _connector_entries(state.get("Plans") or [], state.get("Deletions") or [])
+    run_error = error_entry(state.get("RunError"))
+    return {
+        "SchemaVersion": SCHEMA_VERSION,
+        "ExecutionArn": state["ExecutionArn"],
+        "Trigger": trigger,
+        "DryRun": dry_run,
+        "Outcome": _outcome(run_error, connectors),
+        "StartedAt": state["StartedAt"],
+        "FinishedAt": finished_at.isoformat(),
+        "Policy": policy,
+        "VoiceConnectors": connectors,
+        "Error": run_error,
+    }
+
+
+def execution_failure(event: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The error and cause the execution fails with, or (None, None) when it succeeds.
+
+    A failed execution has no output, so the cause carries the audit event itself when it fits.
+    """
+    outcome = event["Outcome"]
+    if outcome == SUCCEEDED:
+        return None, None
+    if event["Error"]:
+        error = event["Error"]["Error"]
+    else:
+        error = "ConnectorsFailed" if outcome == FAILED else "PartiallyFailed"
+    cause = json.dumps(event, separators=(",", ":"))
+    if len(cause) > MAX_CAUSE_CHARACTERS:
+        failed = [connector["VoiceConnectorId"] for connector in event["VoiceConnectors"] if connector["Error"]]
+        cause = f"Outcome {outcome}; failed voice connectors: {failed}; the audit event has the details"
+    return error, cause[:MAX_CAUSE_CHARACTERS]

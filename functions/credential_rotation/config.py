@@ -1,0 +1,38 @@
+"""The functions' configuration: one model, read from the environment once per container."""
+
+from functools import cache
+from os import environ
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _comma_separated(value: object) -> object:
+    # CloudFormation hands list parameters to Lambda as one comma-separated string.
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+CommaSeparated = Annotated[list[str], BeforeValidator(_comma_separated)]
+
+
+class Settings(BaseModel):
+    """Resource names have no default: a function deployed without them must fail loudly."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    ledger_table_name: str = Field(alias="LEDGER_TABLE_NAME", min_length=1)
+    audit_topic_arn: str = Field(alias="AUDIT_TOPIC_ARN", min_length=1)
+    default_dry_run: bool = Field(alias="DEFAULT_DRY_RUN")
+    default_max_age_days: int = Field(alias="DEFAULT_MAX_AGE_DAYS")
+    default_min_keep: int = Field(alias="DEFAULT_MIN_KEEP")
+    default_max_deletions: int = Field(alias="DEFAULT_MAX_DELETIONS")
+    default_protected_usernames: CommaSeparated = Field(alias="DEFAULT_PROTECTED_USERNAMES")
+    default_voice_connector_ids: CommaSeparated = Field(alias="DEFAULT_VOICE_CONNECTOR_IDS")
+    max_concurrency: int = Field(alias="MAX_CONCURRENCY", ge=1, le=40)
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings.model_validate(dict(environ))

@@ -1,0 +1,1 @@
+"""One Lambda handler per state machine task: parse the event, call one domain function, return a dict."""

@@ -1,0 +1,21 @@
+"""ListCredentials task: list one connector's usernames and date them in the ledger."""
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from credential_rotation import wiring
+from credential_rotation.models import ConnectorTask
+from credential_rotation.observation import observe_connector
+from credential_rotation.redaction import fingerprints
+
+logger = Logger()
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict, context: LambdaContext) -> dict:
+    task = ConnectorTask.parse(event)
+    logger.append_keys(voice_connector_id=task.voice_connector_id)
+    listing = observe_connector(task.voice_connector_id, task.now, wiring.voice_connectors(), wiring.ledger())
+    usernames = [credential.username for credential in listing.credentials]
+    logger.info("Credentials listed", extra={"usernames": fingerprints(task.voice_connector_id, usernames)})
+    return listing.to_wire()

@@ -1,0 +1,157 @@
+"""The DynamoDB ledger: when each username was first seen, since the Chime SDK Voice API keeps no dates.
+
+One item per (VoiceConnectorId, Username). A username's life starts when a run first lists it
+(State "present", FirstSeenAt); it ends "gone" when a later listing no longer has it, or "deleted" when
+this workflow removed it. A username that comes back after its life ended starts a new life: it is most
+likely a new credential under an old name, and dating it afresh can only make deletion later, not earlier.
+Writes are conditional, so two runs observing the same connector at once agree on one FirstSeenAt.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+PRESENT, GONE, DELETED = "present", "gone", "deleted"
+
+
+@dataclass(frozen=True)
+class LedgerRecord:
+    username: str
+    first_seen_at: datetime
+    state: str
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def _record(item: dict[str, Any]) -> LedgerRecord:
+    return LedgerRecord(
+        username=item["Username"]["S"],
+        first_seen_at=datetime.fromisoformat(item["FirstSeenAt"]["S"]),
+        state=item["State"]["S"],
+    )
+
+
+class CredentialLedger:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def records(self, voice_connector_id: str) -> dict[str, LedgerRecord]:
+        records: dict[str, LedgerRecord] = {}
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "VoiceConnectorId = :id",
+            "ExpressionAttributeValues": {":id": {"S": voice_connector_id}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._client.query(**request)
+            for item in page.get("Items", []):
+                record = _record(item)
+                records[record.username] = record
+            if "LastEvaluatedKey" not in page:
+                return records
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def first_seen(self, voice_connector_id: str) -> dict[str, datetime]:
+        """FirstSeenAt of the usernames whose life is current."""
+        return {
+            username: record.first_seen_at
+            for username, record in self.records(voice_connector_id).items()
+            if record.state == PRESENT
+        }
+
+    def observe(self, voice_connector_id: str, usernames: Iterable[str], now: datetime) -> dict[str, datetime]:
+        """Record a listing: date the usernames seen for the first time, mark the missing ones gone.
+
+        Returns the FirstSeenAt of every listed username.
+        """
+        records = self.records(voice_connector_id)
+        listed = set(usernames)
+        first_seen: dict[str, datetime] = {}
+        for username in sorted(listed):
+            record = records.get(username)
+            if record is not None and record.state == PRESENT:
+                first_seen[username] = record.first_seen_at
+            else:
+                first_seen[username] = self._start_life(voice_connector_id, username, now, record)
+        for username, record in records.items():
+            if record.state == PRESENT and username not in listed:
+                self._mark_gone(voice_connector_id, record, now)
+        return first_seen
+
+    def mark_deleted(
+        self, voice_connector_id: str, usernames: Iterable[str], deleted_at: datetime, execution_arn: str
+    ) -> None:
+        for username in usernames:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(voice_connector_id, username),
+                UpdateExpression="SET #state = :deleted, DeletedAt = :at, DeletedBy = :by",
+                ExpressionAttributeNames={"#state": "State"},
+                ExpressionAttributeValues={
+                    ":deleted": {"S": DELETED},
+                    ":at": {"S": _timestamp(deleted_at)},
+                    ":by": {"S": execution_arn},
+                },
+            )
+
+    def _start_life(
+        self, voice_connector_id: str, username: str, now: datetime, previous: LedgerRecord | None
+    ) -> datetime:
+        if previous is None:
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(Username)"}
+        else:
+            condition = {
+                "ConditionExpression": "#state = :previous_state AND FirstSeenAt = :previous_first_seen",
+                "ExpressionAttributeNames": {"#state": "State"},
+                "ExpressionAttributeValues": {
+                    ":previous_state": {"S": previous.state},
+                    ":previous_first_seen": {"S": _timestamp(previous.first_seen_at)},
+                },
+            }
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    **self._key(voice_connector_id, username),
+                    "FirstSeenAt": {"S": _timestamp(now)},
+                    "State": {"S": PRESENT},
+                },
+                **condition,
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            # Another run dated it first: its date stands.
+            return self._current(voice_connector_id, username).first_seen_at
+        return now
+
+    def _mark_gone(self, voice_connector_id: str, record: LedgerRecord, now: datetime) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(voice_connector_id, record.username),
+                UpdateExpression="SET #state = :gone, GoneAt = :now",
+                ConditionExpression="#state = :present AND FirstSeenAt = :first_seen",
+                ExpressionAttributeNames={"#state": "State"},
+                ExpressionAttributeValues={
+                    ":gone": {"S": GONE},
+                    ":now": {"S": _timestamp(now)},
+                    ":present": {"S": PRESENT},
+                    ":first_seen": {"S": _timestamp(record.first_seen_at)},
+                },
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            pass  # a concurrent run already ended this life, or started a new one
+
+    def _current(self, voice_connector_id: str, username: str) -> LedgerRecord:
+        item = self._client.get_item(
+            TableName=self._table, Key=self._key(voice_connector_id, username), ConsistentRead=True
+        )["Item"]
+        return _record(item)
+
+    @staticmethod
+    def _key(voice_connector_id: str, username: str) -> dict[str, dict[str, str]]:
+        return {"VoiceConnectorId": {"S": voice_connector_id}, "Username": {"S": username}}

@@ -1,0 +1,138 @@
+"""The documents that pass between the state machine's tasks.
+
+Field names are PascalCase on the wire, as everywhere else in Step Functions and the AWS APIs.
+"""
+
+from datetime import datetime
+from typing import Any, Literal, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_pascal
+
+from credential_rotation.errors import MalformedTaskInput
+from credential_rotation.policy import PolicySettings, Reason
+
+Trigger = Literal["schedule", "manual"]
+
+
+def describe(error: ValidationError, source: str) -> str:
+    """One clause per problem, each naming the field. Values are never echoed: they may be usernames."""
+    problems = []
+    for detail in error.errors(include_url=False, include_input=False):
+        field = _field_name(detail["loc"])
+        message = detail["msg"].removeprefix("Value error, ")
+        problems.append(f"{field}: {message}" if field else message)
+    return f"{source}: " + "; ".join(problems)
+
+
+def _field_name(location: tuple[int | str, ...]) -> str:
+    name = ""
+    for part in location:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        # pydantic also names the branch of a union it tried ('list[...]', 'int'); that is noise here.
+        elif "[" not in part and part not in ("int", "bool", "str", "none"):
+            name += f".{part}" if name else part
+    return name
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_pascal, populate_by_name=True, frozen=True)
+
+    @classmethod
+    def parse(cls, event: Any) -> Self:
+        try:
+            return cls.model_validate(event)
+        except ValidationError as error:
+            raise MalformedTaskInput(describe(error, f"{cls.__name__} task input")) from None
+
+    def to_wire(self) -> dict:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class Policy(WireModel):
+    """The effective policy of a run: execution input over stack defaults."""
+
+    max_age_days: int
+    min_keep: int
+    protected_usernames: tuple[str, ...]
+    max_deletions: int
+
+    def settings(self) -> PolicySettings:
+        return PolicySettings(
+            max_age_days=self.max_age_days,
+            min_keep=self.min_keep,
+            protected_patterns=self.protected_usernames,
+        )
+
+
+class Run(WireModel):
+    execution_arn: str
+    started_at: AwareDatetime
+    trigger: Trigger
+    dry_run: bool
+    policy: Policy
+    voice_connector_ids: tuple[str, ...]
+    max_concurrency: int
+
+
+class ResolveRunRequest(WireModel):
+    input: Any = None
+    execution_arn: str
+    started_at: AwareDatetime
+
+
+class DeletionLimitRequest(WireModel):
+    plans: tuple[dict[str, Any], ...]
+    max_deletions: int
+
+
+class ConnectorTask(WireModel):
+    """What every per-connector task receives: the connector, the run's policy and its clock."""
+
+    voice_connector_id: str
+    policy: Policy
+    # The run's start time is the clock for every judgement in the run, so all connectors are judged
+    # against the same instant and a retried task judges exactly as the first attempt did.
+    now: AwareDatetime
+
+
+class Credential(WireModel):
+    username: str
+    first_seen_at: AwareDatetime
+
+
+class Listing(WireModel):
+    voice_connector_id: str
+    credentials: tuple[Credential, ...]
+
+
+class FindStaleRequest(ConnectorTask):
+    credentials: tuple[Credential, ...]
+
+
+class VerdictEntry(WireModel):
+    username: str
+    reason: Reason
+    first_seen_at: datetime
+    age_days: int
+
+
+class ConnectorPlan(WireModel):
+    voice_connector_id: str
+    listed: tuple[str, ...]
+    stale: tuple[str, ...]
+    kept: tuple[str, ...]
+    verdicts: tuple[VerdictEntry, ...]
+
+
+class DeletionRequest(ConnectorTask):
+    execution_arn: str
+    stale: tuple[str, ...] = Field(min_length=1)
+
+
+class DeletionResult(WireModel):
+    voice_connector_id: str
+    deleted: tuple[str, ...]
+    # Planned as stale, but no longer present or no longer stale when the delete step re-listed.
+    skipped: tuple[str, ...]

@@ -1,0 +1,38 @@
+"""Delete a connector's stale usernames, after checking the plan still holds."""
+
+from datetime import datetime
+
+from credential_rotation.chime import VoiceConnectorCredentials
+from credential_rotation.ledger import CredentialLedger
+from credential_rotation.models import DeletionRequest, DeletionResult
+from credential_rotation.policy import confirm_deletions
+
+
+def retire_stale(
+    request: DeletionRequest,
+    chime: VoiceConnectorCredentials,
+    ledger: CredentialLedger,
+    deleted_at: datetime,
+) -> DeletionResult:
+    """Re-list first: between planning and now a person or another run may have changed the connector.
+
+    Only usernames still present and still stale on the fresh listing are deleted, with MinKeep checked
+    again against that listing, in one call.
+    """
+    vc_id = request.voice_connector_id
+    fresh = chime.usernames(vc_id)
+    confirmed = confirm_deletions(
+        planned_stale=request.stale,
+        fresh_usernames=fresh,
+        first_seen=ledger.first_seen(vc_id),
+        now=request.now,
+        settings=request.policy.settings(),
+    )
+    if confirmed:
+        chime.delete(vc_id, confirmed)
+        ledger.mark_deleted(vc_id, confirmed, deleted_at, request.execution_arn)
+    return DeletionResult(
+        voice_connector_id=vc_id,
+        deleted=confirmed,
+        skipped=tuple(sorted(set(request.stale) - set(confirmed))),
+    )

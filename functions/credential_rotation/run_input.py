@@ -1,0 +1,130 @@
+"""The execution input contract: validate it, fill in the stack's defaults, and find the connectors.
+
+The same input comes from the nightly schedule and from a person pressing "Start execution" in the
+console, so it is checked strictly: an unknown key, a wrong type or an out-of-range value refuses the
+whole run before anything is listed, with a message that names the field.
+"""
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from credential_rotation.config import Settings
+from credential_rotation.errors import InvalidInput, TooManyVoiceConnectors
+from credential_rotation.models import Policy, Run, Trigger, describe
+
+# The botocore model's pattern for a voice connector id; the API itself does not enforce it client-side.
+VOICE_CONNECTOR_ID = re.compile(
+    r"[a-z0-9]{21,22}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+)
+# Each connector adds a few KiB of plan to the state document, which Step Functions caps at 256 KiB.
+MAX_VOICE_CONNECTORS = 100
+MAX_AGE_DAYS_LIMIT = 36_500
+MIN_KEEP_LIMIT = 100
+MAX_DELETIONS_LIMIT = 10_000
+MAX_PROTECTED_PATTERNS = 100
+
+
+def _voice_connector_id(value: str) -> str:
+    if not VOICE_CONNECTOR_ID.fullmatch(value):
+        raise ValueError("is not a voice connector id (21-22 lowercase letters and digits, or a UUID)")
+    return value
+
+
+def _unique(values: list[str]) -> list[str]:
+    if len(set(values)) != len(values):
+        raise ValueError("lists the same voice connector more than once")
+    return values
+
+
+VoiceConnectorId = Annotated[str, AfterValidator(_voice_connector_id)]
+Pattern = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class RunInput(BaseModel):
+    """Every field is optional; an absent one takes the stack parameter's value."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    VoiceConnectorIds: (
+        Annotated[
+            list[VoiceConnectorId],
+            Field(min_length=1, max_length=MAX_VOICE_CONNECTORS),
+            AfterValidator(_unique),
+        ]
+        | None
+    ) = None
+    DryRun: bool | None = None
+    MaxAgeDays: Annotated[int, Field(ge=1, le=MAX_AGE_DAYS_LIMIT)] | None = None
+    MinKeep: Annotated[int, Field(ge=1, le=MIN_KEEP_LIMIT)] | None = None
+    ProtectedUsernames: Annotated[list[Pattern], Field(max_length=MAX_PROTECTED_PATTERNS)] | None = None
+    MaxDeletions: Annotated[int, Field(ge=0, le=MAX_DELETIONS_LIMIT)] | None = None
+    Trigger: Trigger | None = None
+    Comment: Any = None
+
+
+def parse_input(raw: object) -> RunInput:
+    if not isinstance(raw, dict):
+        raise InvalidInput("execution input: must be a JSON object")
+    try:
+        return RunInput.model_validate(raw)
+    except ValidationError as error:
+        raise InvalidInput(describe(error, "execution input")) from None
+
+
+def stack_defaults(settings: Settings) -> RunInput:
+    """The stack parameters, checked against the same contract as the input."""
+    try:
+        return RunInput.model_validate(
+            {
+                "VoiceConnectorIds": settings.default_voice_connector_ids or None,
+                "DryRun": settings.default_dry_run,
+                "MaxAgeDays": settings.default_max_age_days,
+                "MinKeep": settings.default_min_keep,
+                "ProtectedUsernames": settings.default_protected_usernames,
+                "MaxDeletions": settings.default_max_deletions,
+            }
+        )
+    except ValidationError as error:
+        raise InvalidInput(describe(error, "stack parameter")) from None
+
+
+def resolve_run(
+    raw_input: object,
+    execution_arn: str,
+    started_at: datetime,
+    settings: Settings,
+    list_voice_connector_ids: Callable[[], Iterable[str]],
+) -> Run:
+    given = parse_input(raw_input)
+    defaults = stack_defaults(settings)
+
+    def pick(name: str) -> Any:
+        value = getattr(given, name)
+        return getattr(defaults, name) if value is None else value
+
+    voice_connector_ids = pick("VoiceConnectorIds")
+    if voice_connector_ids is None:
+        voice_connector_ids = sorted(set(list_voice_connector_ids()))
+        if len(voice_connector_ids) > MAX_VOICE_CONNECTORS:
+            raise TooManyVoiceConnectors(
+                f"the account has {len(voice_connector_ids)} voice connectors; one run processes at most "
+                f"{MAX_VOICE_CONNECTORS}: list them in VoiceConnectorIds across several schedules"
+            )
+    return Run(
+        execution_arn=execution_arn,
+        started_at=started_at,
+        trigger=given.Trigger or "manual",
+        dry_run=pick("DryRun"),
+        policy=Policy(
+            max_age_days=pick("MaxAgeDays"),
+            min_keep=pick("MinKeep"),
+            protected_usernames=tuple(pick("ProtectedUsernames")),
+            max_deletions=pick("MaxDeletions"),
+        ),
+        voice_connector_ids=tuple(voice_connector_ids),
+        max_concurrency=settings.max_concurrency,
+    )

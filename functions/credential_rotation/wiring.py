@@ -1,0 +1,36 @@
+"""Builds the adapters over real boto3 clients: lazily, once per Lambda container, never at import."""
+
+from functools import cache
+
+import boto3
+from botocore.config import Config
+
+from credential_rotation.audit_topic import AuditTopic
+from credential_rotation.chime import VoiceConnectorCredentials
+from credential_rotation.config import get_settings
+from credential_rotation.ledger import CredentialLedger
+
+# One attempt per call: Step Functions owns the retry policy, so every retry shows in the execution
+# history. (botocore's default "standard" mode would silently retry 5xx, and it never retries Chime's 429.)
+CHIME_CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1})
+
+
+@cache
+def voice_connectors() -> VoiceConnectorCredentials:
+    return VoiceConnectorCredentials(boto3.client("chime-sdk-voice", config=CHIME_CLIENT_CONFIG))
+
+
+@cache
+def ledger() -> CredentialLedger:
+    return CredentialLedger(boto3.client("dynamodb"), get_settings().ledger_table_name)
+
+
+@cache
+def audit_topic() -> AuditTopic:
+    return AuditTopic(boto3.client("sns"), get_settings().audit_topic_arn)
+
+
+def reset() -> None:
+    """Forget the clients and settings, as a new container would (the offline sandbox redeploys)."""
+    for factory in (voice_connectors, ledger, audit_topic, get_settings):
+        factory.cache_clear()

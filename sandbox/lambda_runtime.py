@@ -1,0 +1,89 @@
+"""Runs the real handlers in-process as the sandbox's Lambda functions.
+
+moto's Docker-free Lambda backend runs no code. Its ``invoke`` is replaced so that the function's own
+configuration (the Handler and Environment that the template gave it) decides what runs: the handler is
+imported from the source tree and called as the python3.13 runtime would. An exception becomes an
+``Unhandled`` function error whose errorType is the exception's class name, which is what Step Functions
+matches in Retry and Catch.
+"""
+
+import importlib
+import json
+import os
+import threading
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from unittest import mock
+
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
+# Environment variables are process-wide; invocations run on the Map's worker threads.
+_ENVIRONMENT_LOCK = threading.Lock()
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the runtime's context object that Powertools reads."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/sandbox"
+    log_stream_name: str = "sandbox"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+@dataclass(frozen=True)
+class Invocation:
+    function_name: str
+    error_type: str | None
+
+
+def load_handler(handler: str) -> Callable[[Any, Any], Any]:
+    module_name, _, attribute = handler.rpartition(".")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+@contextmanager
+def in_process_lambda(record: Callable[[Invocation], None] | None = None) -> Iterator[None]:
+    """While active, every Lambda invoke in moto runs the function's real handler."""
+
+    def invoke(backend: LambdaSimpleBackend, function_name: str, qualifier: Any, body: Any,
+               headers: Any, response_headers: dict[str, str]) -> bytes:
+        function = backend.get_function(function_name, qualifier)
+        with _ENVIRONMENT_LOCK:
+            os.environ.update(function.environment_vars)
+        context = LambdaContext(
+            function_name=function.function_name,
+            invoked_function_arn=function.function_arn,
+            memory_limit_in_mb=int(function.memory_size),
+            aws_request_id=str(uuid.uuid4()),
+        )
+        event = json.loads(body) if body else {}
+        try:
+            result = load_handler(function.handler)(event, context)
+        except Exception as error:  # noqa: BLE001 - the runtime reports every exception as a function error
+            response_headers["x-amz-function-error"] = "Unhandled"
+            if record:
+                record(Invocation(function.function_name, type(error).__name__))
+            return json.dumps(
+                {
+                    "errorType": type(error).__name__,
+                    "errorMessage": str(error),
+                    "stackTrace": traceback.format_tb(error.__traceback__),
+                }
+            ).encode()
+        if record:
+            record(Invocation(function.function_name, None))
+        return json.dumps(result).encode()
+
+    with mock.patch.object(LambdaSimpleBackend, "invoke", invoke):
+        yield

@@ -1,0 +1,174 @@
+"""The sandbox session: moto, the Chime SDK Voice emulator, the deployed stack and a clock to travel with.
+
+    with Sandbox() as sandbox:
+        connector = sandbox.create_voice_connector("pbx-1", ["sip-a", "sip-b"])
+        sandbox.travel(days=120)
+        execution = sandbox.run({"DryRun": False})
+
+Fake credentials and the region are set here, for the session only, and never read from the machine.
+"""
+
+import json
+import os
+from collections.abc import Mapping
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from unittest import mock
+
+import boto3
+import time_machine
+from moto import mock_aws
+
+from credential_rotation import wiring
+from sandbox import chime_voice
+from sandbox.executions import Execution, wait_for
+from sandbox.lambda_runtime import Invocation, in_process_lambda
+from sandbox.retry_clock import RetryClock
+from sandbox.stack import ACCOUNT_ID, REGION, DeployedStack, deploy_stack
+
+FAKE_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+}
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+DEFAULT_START = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
+
+
+class Sandbox:
+    def __init__(
+        self,
+        parameters: Mapping[str, Any] | None = None,
+        start: datetime = DEFAULT_START,
+        jitter: str = "random",
+        stack_name: str = "rotation",
+    ) -> None:
+        self._parameters = {name: str(value) for name, value in (parameters or {}).items()}
+        self._start = start
+        self._stack_name = stack_name
+        self.retry_clock = RetryClock(jitter=jitter)
+        self.invocations: list[Invocation] = []
+        self._exit = ExitStack()
+        self.stack: DeployedStack
+        self._audit_queue_url = ""
+
+    def __enter__(self) -> "Sandbox":
+        try:
+            self._exit.enter_context(mock.patch.dict(os.environ, FAKE_ENVIRONMENT))
+            self._traveller = self._exit.enter_context(time_machine.travel(self._start, tick=True))
+            self._exit.enter_context(mock_aws(config=MOTO_CONFIG))
+            chime_voice.install()
+            self._exit.enter_context(in_process_lambda(record=self.invocations.append))
+            self._exit.enter_context(self.retry_clock.installed())
+            # A new stack is a new set of containers: no client or setting survives from a previous one.
+            wiring.reset()
+            self._exit.callback(wiring.reset)
+            self.stack = deploy_stack(self.client, self._stack_name, self._parameters)
+            self._audit_queue_url = self._subscribe_audit_queue()
+        except BaseException:
+            self._exit.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._exit.close()
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=REGION)
+
+    @property
+    def chime_backend(self) -> Any:
+        return chime_voice.chime_voice_backends[ACCOUNT_ID][REGION]
+
+    # Time
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def travel(self, days: float = 0, **kwargs: float) -> None:
+        self._traveller.shift(timedelta(days=days, **kwargs))
+
+    # Voice connectors, through the API as a person would set them up
+
+    def create_voice_connector(self, name: str, usernames: list[str] = ()) -> str:
+        chime = self.client("chime-sdk-voice")
+        connector_id = chime.create_voice_connector(Name=name, AwsRegion=REGION, RequireEncryption=True)[
+            "VoiceConnector"
+        ]["VoiceConnectorId"]
+        if usernames:
+            self.put_credentials(connector_id, usernames)
+        return connector_id
+
+    def put_credentials(self, voice_connector_id: str, usernames: list[str]) -> None:
+        self.client("chime-sdk-voice").put_voice_connector_termination_credentials(
+            VoiceConnectorId=voice_connector_id,
+            Credentials=[{"Username": username, "Password": f"pw-{username}-0123456789"} for username in usernames],
+        )
+
+    def usernames(self, voice_connector_id: str) -> list[str]:
+        return self.client("chime-sdk-voice").list_voice_connector_termination_credentials(
+            VoiceConnectorId=voice_connector_id
+        )["Usernames"]
+
+    # Runs
+
+    def start(self, execution_input: Any = None, name: str | None = None) -> str:
+        request = {"stateMachineArn": self.stack.state_machine_arn, "input": json.dumps(execution_input or {})}
+        if name:
+            request["name"] = name
+        return self.client("stepfunctions").start_execution(**request)["executionArn"]
+
+    def wait(self, execution_arn: str, deadline_seconds: float = 120.0) -> Execution:
+        return wait_for(self.client("stepfunctions"), execution_arn, deadline_seconds)
+
+    def run(self, execution_input: Any = None, deadline_seconds: float = 120.0) -> Execution:
+        return self.wait(self.start(execution_input), deadline_seconds)
+
+    def fire_schedule(self) -> Execution:
+        """Start a run exactly as EventBridge Scheduler would: the schedule's own target and input."""
+        scheduler = self.client("scheduler")
+        (name,) = self.stack.schedules
+        target = scheduler.get_schedule(Name=name)["Target"]
+        execution_arn = self.client("stepfunctions").start_execution(
+            stateMachineArn=target["Arn"], input=target.get("Input", "{}")
+        )["executionArn"]
+        return self.wait(execution_arn)
+
+    def audit_messages(self) -> list[dict[str, Any]]:
+        """Drain the audit topic's test subscriber: each SNS message with its attributes."""
+        sqs = self.client("sqs")
+        messages = []
+        while True:
+            batch = sqs.receive_message(
+                QueueUrl=self._audit_queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+            ).get("Messages", [])
+            if not batch:
+                return messages
+            for message in batch:
+                attributes = {
+                    name: value["StringValue"] for name, value in message.get("MessageAttributes", {}).items()
+                }
+                messages.append({"Body": json.loads(message["Body"]), "Attributes": attributes})
+                sqs.delete_message(QueueUrl=self._audit_queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def audit_events(self) -> list[dict[str, Any]]:
+        return [message["Body"] for message in self.audit_messages()]
+
+    def _subscribe_audit_queue(self) -> str:
+        sqs = self.client("sqs")
+        queue_url = sqs.create_queue(QueueName=f"{self._stack_name}-audit-inbox")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        self.client("sns").subscribe(
+            TopicArn=self.stack.topic_arn,
+            Protocol="sqs",
+            Endpoint=queue_arn,
+            Attributes={"RawMessageDelivery": "true"},
+        )
+        return queue_url

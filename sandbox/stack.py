@@ -1,0 +1,220 @@
+"""Deploys template.yaml into moto: the same functions, table, topic, state machine and schedule."""
+
+import io
+import json
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.lambda_runtime import load_handler
+from sandbox.template import (
+    REPOSITORY,
+    Resolver,
+    load_template,
+    merged_function_properties,
+    substitute_definition,
+)
+
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+# Resource types are created in this order, which respects every reference the template makes.
+CREATION_ORDER = (
+    "AWS::Logs::LogGroup",
+    "AWS::KMS::Key",
+    "AWS::DynamoDB::Table",
+    "AWS::SNS::Topic",
+    "AWS::SNS::Subscription",
+    "AWS::Serverless::Function",
+    "AWS::Serverless::StateMachine",
+)
+
+
+@dataclass
+class DeployedStack:
+    name: str
+    parameters: dict[str, str]
+    physical_ids: dict[str, str] = field(default_factory=dict)
+    schedules: list[str] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self.outputs["StateMachineArn"]
+
+    @property
+    def topic_arn(self) -> str:
+        return self.outputs["AuditTopicArn"]
+
+    @property
+    def table_name(self) -> str:
+        return self.outputs["LedgerTableName"]
+
+
+def _dummy_code() -> bytes:
+    # The functions' code is never unpacked: the sandbox runtime imports the handlers from the source tree.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README", "handlers run in-process from functions/")
+    return buffer.getvalue()
+
+
+class StackDeployer:
+    def __init__(self, clients: Callable[[str], Any], stack_name: str, parameters: Mapping[str, str]) -> None:
+        self._client = clients
+        self._stack = stack_name
+        self._template = load_template()
+        declared = self._template.get("Parameters", {})
+        unknown = set(parameters) - set(declared)
+        if unknown:
+            raise ValueError(f"the template declares no parameter {sorted(unknown)}")
+        values = {name: str(spec.get("Default", "")) for name, spec in declared.items()}
+        values.update({name: str(value) for name, value in parameters.items()})
+        self._resolver = Resolver(
+            parameters=values,
+            pseudo={
+                "AWS::Region": REGION,
+                "AWS::AccountId": ACCOUNT_ID,
+                "AWS::Partition": "aws",
+                "AWS::StackName": stack_name,
+                "AWS::URLSuffix": "amazonaws.com",
+            },
+            conditions=self._template.get("Conditions", {}),
+        )
+        self._deployed = DeployedStack(name=stack_name, parameters=values)
+        self._role_arn = ""
+
+    def deploy(self) -> DeployedStack:
+        self._role_arn = self._client("iam").create_role(
+            RoleName=f"{self._stack}-sandbox-role",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        )["Role"]["Arn"]
+        resources = self._template["Resources"]
+        unknown = {spec["Type"] for spec in resources.values()} - set(CREATION_ORDER)
+        if unknown:
+            raise NotImplementedError(f"the sandbox cannot deploy resource types {sorted(unknown)} yet")
+        creators = {
+            "AWS::Logs::LogGroup": self._log_group,
+            "AWS::KMS::Key": self._kms_key,
+            "AWS::DynamoDB::Table": self._table,
+            "AWS::SNS::Topic": self._topic,
+            "AWS::SNS::Subscription": self._subscription,
+            "AWS::Serverless::Function": self._function,
+            "AWS::Serverless::StateMachine": self._state_machine,
+        }
+        for resource_type in CREATION_ORDER:
+            for logical_id, spec in resources.items():
+                if spec["Type"] != resource_type:
+                    continue
+                if "Condition" in spec and not self._resolver.condition(spec["Condition"]):
+                    continue
+                ref, attributes = creators[resource_type](logical_id, spec.get("Properties", {}))
+                self._resolver.resources[logical_id] = (ref, attributes)
+                self._deployed.physical_ids[logical_id] = ref
+        self._deployed.outputs = {
+            name: self._resolver.resolve(output["Value"])
+            for name, output in self._template.get("Outputs", {}).items()
+        }
+        return self._deployed
+
+    def _name(self, logical_id: str) -> str:
+        return f"{self._stack}-{logical_id}"
+
+    def _log_group(self, logical_id: str, properties: dict) -> tuple[str, dict]:
+        name = f"/sandbox/{self._name(logical_id)}"
+        logs = self._client("logs")
+        logs.create_log_group(logGroupName=name)
+        if "RetentionInDays" in properties:
+            logs.put_retention_policy(logGroupName=name, retentionInDays=int(properties["RetentionInDays"]))
+        arn = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{name}"
+        return name, {"Arn": arn}
+
+    def _kms_key(self, logical_id: str, properties: dict) -> tuple[str, dict]:
+        properties = self._resolver.resolve(properties)
+        metadata = self._client("kms").create_key(
+            Description=properties.get("Description", logical_id), Policy=json.dumps(properties["KeyPolicy"])
+        )["KeyMetadata"]
+        if properties.get("EnableKeyRotation"):
+            self._client("kms").enable_key_rotation(KeyId=metadata["KeyId"])
+        return metadata["KeyId"], {"Arn": metadata["Arn"], "KeyId": metadata["KeyId"]}
+
+    def _table(self, logical_id: str, properties: dict) -> tuple[str, dict]:
+        properties = self._resolver.resolve(properties)
+        name = self._name(logical_id)
+        dynamodb = self._client("dynamodb")
+        description = dynamodb.create_table(
+            TableName=name,
+            BillingMode=properties["BillingMode"],
+            AttributeDefinitions=properties["AttributeDefinitions"],
+            KeySchema=properties["KeySchema"],
+            SSESpecification={"Enabled": bool(properties.get("SSESpecification", {}).get("SSEEnabled"))},
+        )["TableDescription"]
+        recovery = properties.get("PointInTimeRecoverySpecification", {})
+        if recovery.get("PointInTimeRecoveryEnabled"):
+            dynamodb.update_continuous_backups(
+                TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+            )
+        return name, {"Arn": description["TableArn"]}
+
+    def _topic(self, logical_id: str, properties: dict) -> tuple[str, dict]:
+        properties = self._resolver.resolve(properties)
+        attributes = {key: str(properties[key]) for key in ("DisplayName", "KmsMasterKeyId") if key in properties}
+        name = self._name(logical_id)
+        arn = self._client("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
+        return arn, {"TopicName": name, "TopicArn": arn}
+
+    def _subscription(self, logical_id: str, properties: dict) -> tuple[str, dict]:
+        properties = self._resolver.resolve(properties)
+        arn = self._client("sns").subscribe(
+            TopicArn=properties["TopicArn"], Protocol=properties["Protocol"], Endpoint=properties["Endpoint"]
+        )["SubscriptionArn"]
+        return arn, {}
+
+    def _function(self, logical_id: str, properties: dict) -> tuple[str, dict]:
+        properties = self._resolver.resolve(merged_function_properties(self._template, properties))
+        load_handler(properties["Handler"])  # a handler path the runtime could not import fails the deploy
+        name = self._name(logical_id)
+        arn = self._client("lambda").create_function(
+            FunctionName=name,
+            Runtime=properties["Runtime"],
+            Role=self._role_arn,
+            Handler=properties["Handler"],
+            Code={"ZipFile": _dummy_code()},
+            Timeout=int(properties.get("Timeout", 3)),
+            MemorySize=int(properties.get("MemorySize", 128)),
+            Environment={"Variables": {k: str(v) for k, v in properties["Environment"]["Variables"].items()}},
+        )["FunctionArn"]
+        return name, {"Arn": arn}
+
+    def _state_machine(self, logical_id: str, properties: dict) -> tuple[str, dict]:
+        substitutions = self._resolver.resolve(properties.get("DefinitionSubstitutions", {}))
+        definition = (REPOSITORY / properties["DefinitionUri"]).read_text()
+        name = self._name(logical_id)
+        arn = self._client("stepfunctions").create_state_machine(
+            name=name,
+            definition=substitute_definition(definition, substitutions),
+            roleArn=self._role_arn,
+            type=properties.get("Type", "STANDARD"),
+        )["stateMachineArn"]
+        for event_id, event in properties.get("Events", {}).items():
+            self._schedule(event_id, event, arn)
+        return arn, {"Arn": arn, "Name": name}
+
+    def _schedule(self, event_id: str, event: dict, target_arn: str) -> None:
+        if event["Type"] != "ScheduleV2":
+            raise NotImplementedError(f"the sandbox cannot deploy {event['Type']} events yet")
+        properties = self._resolver.resolve(event["Properties"])
+        name = self._name(event_id)
+        self._client("scheduler").create_schedule(
+            Name=name,
+            ScheduleExpression=properties["ScheduleExpression"],
+            ScheduleExpressionTimezone=properties.get("ScheduleExpressionTimezone", "UTC"),
+            State=properties.get("State", "ENABLED"),
+            FlexibleTimeWindow={"Mode": "OFF"},
+            Target={"Arn": target_arn, "RoleArn": self._role_arn, "Input": properties.get("Input", "{}")},
+        )
+        self._deployed.schedules.append(name)
+
+
+def deploy_stack(clients: Callable[[str], Any], stack_name: str, parameters: Mapping[str, str]) -> DeployedStack:
+    return StackDeployer(clients, stack_name, parameters).deploy()
