@@ -1,0 +1,254 @@
+"""Properties the staleness policy keeps whatever the listing, the ledger and the settings.
+
+The expectations are written from the rules, not from the module's helpers, so a wrong helper cannot
+confirm itself.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+
+from credential_rotation.policy import Plan, PolicySettings, Reason, confirm_deletions, is_protected, judge
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+ZONES = (UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8)))
+# Few letters, both cases: equal usernames, shared prefixes and Python-order ties come up often.
+USERNAMES = st.text(alphabet="abAB1", min_size=1, max_size=3)
+PATTERNS = st.sampled_from(["*", "a*", "*b", "?", "A?", "[ab]*", "[!a]?", "b1"])
+POLICIES = st.builds(
+    PolicySettings,
+    max_age_days=st.integers(min_value=1, max_value=5),
+    min_keep=st.integers(min_value=1, max_value=5),
+    protected_patterns=st.lists(PATTERNS, max_size=2).map(tuple),
+)
+EXAMPLES = settings(max_examples=250, deadline=None)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    usernames: list[str]
+    first_seen: dict[str, datetime]
+    now: datetime
+    policy: PolicySettings
+
+    def dated(self) -> dict[str, datetime]:
+        return {username: self.first_seen.get(username, self.now) for username in self.usernames}
+
+    def is_candidate(self, username: str) -> bool:
+        seen = self.dated()[username]
+        return (
+            seen < self.now
+            and not is_protected(username, self.policy.protected_patterns)
+            and self.now - seen > timedelta(days=self.policy.max_age_days)
+        )
+
+    def younger_than(self, username: str) -> int:
+        dated = self.dated()
+        return sum((seen, other) > (dated[username], username) for other, seen in dated.items())
+
+
+def ages(max_age_days: int) -> st.SearchStrategy[timedelta]:
+    max_age = timedelta(days=max_age_days)
+    one_second = timedelta(seconds=1)
+    boundaries = st.sampled_from(
+        [timedelta(0), -one_second, max_age - one_second, max_age, max_age + one_second]
+    )
+    # Whole days make equal dates, and so the username tie-break, common.
+    whole_days = st.integers(min_value=0, max_value=3 * max_age_days).map(lambda days: timedelta(days=days))
+    anywhere = st.timedeltas(min_value=-timedelta(days=1), max_value=3 * max_age)
+    return st.one_of(boundaries, whole_days, anywhere)
+
+
+def dates(now: datetime, max_age_days: int) -> st.SearchStrategy[datetime]:
+    return st.builds(
+        lambda age, zone: (now - age).astimezone(zone), ages(max_age_days), st.sampled_from(ZONES)
+    )
+
+
+def records(now: datetime, max_age_days: int, max_size: int) -> st.SearchStrategy[dict[str, datetime]]:
+    return st.dictionaries(USERNAMES, dates(now, max_age_days), max_size=max_size)
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> Scenario:
+    policy = draw(POLICIES)
+    now = draw(
+        st.datetimes(
+            min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.sampled_from(ZONES)
+        )
+    )
+    usernames = draw(st.lists(USERNAMES, max_size=8))
+    # Some listed usernames have no record (judged new); some records belong to usernames no longer listed.
+    first_seen = {
+        username: draw(dates(now, policy.max_age_days)) for username in usernames if draw(st.booleans())
+    }
+    first_seen |= draw(records(now, policy.max_age_days, max_size=2))
+    return Scenario(usernames, first_seen, now, policy)
+
+
+def judged(scenario: Scenario) -> Plan:
+    return judge(scenario.usernames, scenario.first_seen, scenario.now, scenario.policy)
+
+
+# --- judge ------------------------------------------------------------------------------------------
+
+
+@EXAMPLES
+@given(scenarios())
+def test_never_fewer_than_min_keep_left_and_never_none(scenario: Scenario) -> None:
+    plan = judged(scenario)
+    listed = len(set(scenario.usernames))
+
+    assert len(plan.kept) >= min(scenario.policy.min_keep, listed)
+    assert listed == 0 or plan.kept
+
+
+@EXAMPLES
+@given(scenarios())
+def test_no_protected_username_is_stale(scenario: Scenario) -> None:
+    for username in judged(scenario).stale:
+        assert not is_protected(username, scenario.policy.protected_patterns)
+
+
+@EXAMPLES
+@given(scenarios())
+def test_no_new_or_young_username_is_stale(scenario: Scenario) -> None:
+    dated = scenario.dated()
+    for username in judged(scenario).stale:
+        assert dated[username] < scenario.now
+        assert scenario.now - dated[username] > timedelta(days=scenario.policy.max_age_days)
+
+
+@EXAMPLES
+@given(scenarios())
+def test_the_min_keep_youngest_are_never_stale(scenario: Scenario) -> None:
+    for username in judged(scenario).stale:
+        assert scenario.younger_than(username) >= scenario.policy.min_keep
+
+
+@EXAMPLES
+@given(scenarios())
+def test_stale_and_kept_for_min_keep_are_exactly_the_candidates(scenario: Scenario) -> None:
+    plan = judged(scenario)
+    candidates = {username for username in scenario.usernames if scenario.is_candidate(username)}
+
+    assert set(plan.stale) <= candidates
+    assert {
+        verdict.username
+        for verdict in plan.verdicts
+        if verdict.reason in (Reason.STALE, Reason.KEPT_FOR_MIN_KEEP)
+    } == candidates
+
+
+@EXAMPLES
+@given(scenarios())
+def test_every_username_gets_the_first_reason_that_applies(scenario: Scenario) -> None:
+    dated = scenario.dated()
+    policy = scenario.policy
+    for verdict in judged(scenario).verdicts:
+        seen = dated[verdict.username]
+        if seen >= scenario.now:
+            expected = Reason.NEW
+        elif is_protected(verdict.username, policy.protected_patterns):
+            expected = Reason.PROTECTED
+        elif scenario.now - seen <= timedelta(days=policy.max_age_days):
+            expected = Reason.YOUNG
+        elif scenario.younger_than(verdict.username) < policy.min_keep:
+            expected = Reason.KEPT_FOR_MIN_KEEP
+        else:
+            expected = Reason.STALE
+        assert verdict.reason is expected
+
+
+@EXAMPLES
+@given(scenarios())
+def test_every_username_gets_exactly_one_verdict_in_username_order(scenario: Scenario) -> None:
+    plan = judged(scenario)
+    judged_usernames = [verdict.username for verdict in plan.verdicts]
+
+    assert judged_usernames == sorted(set(scenario.usernames))
+    assert sorted(plan.stale + plan.kept) == judged_usernames
+    assert list(plan.stale) == sorted(plan.stale)
+    assert list(plan.kept) == sorted(plan.kept)
+    for verdict in plan.verdicts:
+        assert plan.reason_of(verdict.username) is verdict.reason
+
+
+@EXAMPLES
+@given(scenarios())
+def test_dates_are_reported_in_utc_with_whole_non_negative_ages(scenario: Scenario) -> None:
+    dated = scenario.dated()
+    for verdict in judged(scenario).verdicts:
+        seen = dated[verdict.username]
+        assert verdict.first_seen == seen
+        assert verdict.first_seen.tzinfo is UTC
+        assert verdict.age_days == max(0, (scenario.now - seen) // timedelta(days=1))
+
+
+@EXAMPLES
+@given(scenarios(), st.data())
+def test_the_plan_ignores_listing_order_and_duplicates(scenario: Scenario, data: st.DataObject) -> None:
+    duplicates = (
+        data.draw(st.lists(st.sampled_from(scenario.usernames), max_size=4)) if scenario.usernames else []
+    )
+    reordered = data.draw(st.permutations(scenario.usernames + duplicates))
+    reordered_records = dict(reversed(scenario.first_seen.items()))
+
+    assert judge(reordered, reordered_records, scenario.now, scenario.policy) == judged(scenario)
+
+
+@EXAMPLES
+@given(scenarios(), st.sampled_from(ZONES))
+def test_the_plan_ignores_the_zone_dates_are_written_in(scenario: Scenario, zone: timezone) -> None:
+    rezoned = {username: seen.astimezone(zone) for username, seen in scenario.first_seen.items()}
+
+    assert judge(scenario.usernames, rezoned, scenario.now.astimezone(zone), scenario.policy) == judged(
+        scenario
+    )
+
+
+# --- confirm_deletions ------------------------------------------------------------------------------
+
+
+@st.composite
+def concurrent_changes(draw: st.DrawFn, scenario: Scenario) -> tuple[list[str], dict[str, datetime]]:
+    """A fresh listing and ledger: some usernames removed, some added, some records new or rewritten."""
+    still_listed = [username for username in scenario.usernames if draw(st.booleans())]
+    added = draw(st.lists(USERNAMES, max_size=3))
+    ledger = scenario.first_seen | draw(records(scenario.now, scenario.policy.max_age_days, max_size=3))
+    return still_listed + added, ledger
+
+
+@EXAMPLES
+@given(st.data())
+def test_confirmed_deletions_are_planned_listed_still_stale_and_keep_min_keep(data: st.DataObject) -> None:
+    scenario = data.draw(scenarios())
+    planned = judged(scenario).stale
+    fresh, ledger = data.draw(concurrent_changes(scenario))
+
+    confirmed = confirm_deletions(planned, fresh, ledger, scenario.now, scenario.policy)
+
+    assert set(confirmed) <= set(planned) & set(fresh)
+    assert set(confirmed) <= set(judge(fresh, ledger, scenario.now, scenario.policy).stale)
+    left = set(fresh) - set(confirmed)
+    assert len(left) >= min(scenario.policy.min_keep, len(set(fresh)))
+    assert not fresh or left
+    assert list(confirmed) == sorted(confirmed)
+
+
+@EXAMPLES
+@given(st.data())
+def test_usernames_added_without_other_changes_leave_the_plan_whole(data: st.DataObject) -> None:
+    scenario = data.draw(scenarios())
+    planned = judged(scenario).stale
+    added = data.draw(st.lists(USERNAMES, max_size=3))
+    # Records are only added for usernames that were neither listed nor recorded: every date the plan
+    # was judged on stays as it was.
+    new_records = data.draw(records(scenario.now, scenario.policy.max_age_days, max_size=3))
+    ledger = {
+        username: seen for username, seen in new_records.items() if username not in scenario.usernames
+    } | scenario.first_seen
+
+    confirmed = confirm_deletions(planned, scenario.usernames + added, ledger, scenario.now, scenario.policy)
+
+    assert confirmed == planned
