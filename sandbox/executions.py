@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+SCHEDULED = frozenset({"LambdaFunctionScheduled", "TaskScheduled"})
 
 
 @dataclass(frozen=True)
@@ -42,42 +43,26 @@ class Execution:
         ]
 
     def retries(self) -> list[Retry]:
-        """Each failed attempt of a task that was followed by another attempt of the same task."""
-        retries, current = [], {}
+        """Each failed attempt of a task that the retry policy answered with another attempt."""
+        following: dict[int, list[dict[str, Any]]] = {}
         for event in self.history:
-            if event["type"].endswith("StateEntered"):
-                current[event.get("previousEventId")] = event["stateEnteredEventDetails"]["name"]
+            following.setdefault(event.get("previousEventId", 0), []).append(event)
+        retries = []
+        for event in self.history:
             failure = event.get("lambdaFunctionFailedEventDetails") or event.get("taskFailedEventDetails")
-            if failure:
-                retries.append((self._state_of(event), failure.get("error", "")))
-        return [Retry(state, error) for state, error in self._followed_by_retry(retries)]
+            retried = any(after["type"] in SCHEDULED for after in following.get(event["id"], []))
+            if failure and retried:
+                retries.append(Retry(self._state_of(event), failure.get("error", "")))
+        return retries
 
     def _state_of(self, event: dict[str, Any]) -> str:
         by_id = {item["id"]: item for item in self.history}
-        cursor = event
+        cursor: dict[str, Any] | None = event
         while cursor is not None:
             if cursor["type"].endswith("StateEntered"):
                 return cursor["stateEnteredEventDetails"]["name"]
             cursor = by_id.get(cursor.get("previousEventId"))
         return "?"
-
-    def _followed_by_retry(self, failures: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        # A failure is a retry unless it was the last attempt, which Catch or the run's end handled;
-        # the attempt count per state tells the two apart.
-        scheduled: dict[str, int] = {}
-        for event in self.history:
-            if event["type"] in ("LambdaFunctionScheduled", "TaskScheduled"):
-                state = self._state_of(event)
-                scheduled[state] = scheduled.get(state, 0) + 1
-        failed_by_state: dict[str, list[str]] = {}
-        for state, error in failures:
-            failed_by_state.setdefault(state, []).append(error)
-        retried = []
-        for state, errors in failed_by_state.items():
-            attempts = scheduled.get(state, 0)
-            entries = sum(1 for name in self.states_entered() if name == state)
-            retried.extend((state, error) for error in errors[: max(attempts - entries, 0)])
-        return retried
 
 
 def wait_for(client: Any, execution_arn: str, deadline_seconds: float = 120.0) -> Execution:

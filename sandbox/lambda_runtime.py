@@ -8,8 +8,11 @@ matches in Retry and Catch.
 """
 
 import importlib
+import io
 import json
+import logging
 import os
+import sys
 import threading
 import traceback
 import uuid
@@ -41,6 +44,33 @@ class LambdaContext:
         return 60_000
 
 
+class FunctionLogs(io.TextIOBase):
+    """Where the functions' log lines go, as CloudWatch Logs would keep them: one entry per line."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._lock = threading.Lock()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self.lines.extend(line for line in text.splitlines() if line.strip())
+        return len(text)
+
+
+def _capture_stream_handlers(logs: FunctionLogs) -> None:
+    # Powertools binds its handler to sys.stdout when a handler module is imported; point every such
+    # handler (or one a previous sandbox captured) at this session's log store.
+    for candidate in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        for handler in getattr(candidate, "handlers", []):
+            if isinstance(handler, logging.StreamHandler) and (
+                handler.stream is sys.stdout or isinstance(handler.stream, FunctionLogs)
+            ):
+                handler.setStream(logs)
+
+
 @dataclass(frozen=True)
 class Invocation:
     function_name: str
@@ -53,7 +83,7 @@ def load_handler(handler: str) -> Callable[[Any, Any], Any]:
 
 
 @contextmanager
-def in_process_lambda(record: Callable[[Invocation], None] | None = None) -> Iterator[None]:
+def in_process_lambda(record: Callable[[Invocation], None], logs: FunctionLogs) -> Iterator[None]:
     """While active, every Lambda invoke in moto runs the function's real handler."""
 
     def invoke(backend: LambdaSimpleBackend, function_name: str, qualifier: Any, body: Any,
@@ -68,12 +98,13 @@ def in_process_lambda(record: Callable[[Invocation], None] | None = None) -> Ite
             aws_request_id=str(uuid.uuid4()),
         )
         event = json.loads(body) if body else {}
+        handler = load_handler(function.handler)
+        _capture_stream_handlers(logs)
         try:
-            result = load_handler(function.handler)(event, context)
+            result = handler(event, context)
         except Exception as error:  # noqa: BLE001 - the runtime reports every exception as a function error
             response_headers["x-amz-function-error"] = "Unhandled"
-            if record:
-                record(Invocation(function.function_name, type(error).__name__))
+            record(Invocation(function.function_name, type(error).__name__))
             return json.dumps(
                 {
                     "errorType": type(error).__name__,
@@ -81,8 +112,7 @@ def in_process_lambda(record: Callable[[Invocation], None] | None = None) -> Ite
                     "stackTrace": traceback.format_tb(error.__traceback__),
                 }
             ).encode()
-        if record:
-            record(Invocation(function.function_name, None))
+        record(Invocation(function.function_name, None))
         return json.dumps(result).encode()
 
     with mock.patch.object(LambdaSimpleBackend, "invoke", invoke):

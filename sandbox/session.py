@@ -9,7 +9,9 @@ Fake credentials and the region are set here, for the session only, and never re
 """
 
 import json
+import logging
 import os
+import uuid
 from collections.abc import Mapping
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
@@ -23,7 +25,7 @@ from moto import mock_aws
 from credential_rotation import wiring
 from sandbox import chime_voice
 from sandbox.executions import Execution, wait_for
-from sandbox.lambda_runtime import Invocation, in_process_lambda
+from sandbox.lambda_runtime import FunctionLogs, Invocation, in_process_lambda
 from sandbox.retry_clock import RetryClock
 from sandbox.stack import ACCOUNT_ID, REGION, DeployedStack, deploy_stack
 
@@ -38,6 +40,8 @@ FAKE_ENVIRONMENT = {
 }
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 DEFAULT_START = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
+# moto's interpreter logs every task failure at ERROR, expected ones included; the history has them all.
+logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
 
 
 class Sandbox:
@@ -53,6 +57,7 @@ class Sandbox:
         self._stack_name = stack_name
         self.retry_clock = RetryClock(jitter=jitter)
         self.invocations: list[Invocation] = []
+        self.function_logs = FunctionLogs()
         self._exit = ExitStack()
         self.stack: DeployedStack
         self._audit_queue_url = ""
@@ -63,7 +68,7 @@ class Sandbox:
             self._traveller = self._exit.enter_context(time_machine.travel(self._start, tick=True))
             self._exit.enter_context(mock_aws(config=MOTO_CONFIG))
             chime_voice.install()
-            self._exit.enter_context(in_process_lambda(record=self.invocations.append))
+            self._exit.enter_context(in_process_lambda(self.invocations.append, self.function_logs))
             self._exit.enter_context(self.retry_clock.installed())
             # A new stack is a new set of containers: no client or setting survives from a previous one.
             wiring.reset()
@@ -86,6 +91,10 @@ class Sandbox:
         return chime_voice.chime_voice_backends[ACCOUNT_ID][REGION]
 
     # Time
+
+    @property
+    def started_at(self) -> datetime:
+        return self._start
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -118,10 +127,12 @@ class Sandbox:
     # Runs
 
     def start(self, execution_input: Any = None, name: str | None = None) -> str:
-        request = {"stateMachineArn": self.stack.state_machine_arn, "input": json.dumps(execution_input or {})}
-        if name:
-            request["name"] = name
-        return self.client("stepfunctions").start_execution(**request)["executionArn"]
+        # Step Functions names an unnamed execution with a UUID; moto would leave it "None".
+        return self.client("stepfunctions").start_execution(
+            stateMachineArn=self.stack.state_machine_arn,
+            name=name or str(uuid.uuid4()),
+            input=json.dumps({} if execution_input is None else execution_input),
+        )["executionArn"]
 
     def wait(self, execution_arn: str, deadline_seconds: float = 120.0) -> Execution:
         return wait_for(self.client("stepfunctions"), execution_arn, deadline_seconds)
@@ -135,7 +146,7 @@ class Sandbox:
         (name,) = self.stack.schedules
         target = scheduler.get_schedule(Name=name)["Target"]
         execution_arn = self.client("stepfunctions").start_execution(
-            stateMachineArn=target["Arn"], input=target.get("Input", "{}")
+            stateMachineArn=target["Arn"], name=str(uuid.uuid4()), input=target.get("Input", "{}")
         )["executionArn"]
         return self.wait(execution_arn)
 

@@ -1,5 +1,6 @@
 """Deploys template.yaml into moto: the same functions, table, topic, state machine and schedule."""
 
+import importlib.util
 import io
 import json
 import zipfile
@@ -7,7 +8,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.lambda_runtime import load_handler
 from sandbox.template import (
     REPOSITORY,
     Resolver,
@@ -172,7 +172,9 @@ class StackDeployer:
 
     def _function(self, logical_id: str, properties: dict) -> tuple[str, dict]:
         properties = self._resolver.resolve(merged_function_properties(self._template, properties))
-        load_handler(properties["Handler"])  # a handler path the runtime could not import fails the deploy
+        module_name = properties["Handler"].rpartition(".")[0]
+        if importlib.util.find_spec(module_name) is None:
+            raise ValueError(f"{logical_id}: the runtime could not import handler {properties['Handler']!r}")
         name = self._name(logical_id)
         arn = self._client("lambda").create_function(
             FunctionName=name,

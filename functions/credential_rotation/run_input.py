@@ -14,7 +14,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from credential_rotation.config import Settings
 from credential_rotation.errors import InvalidInput, TooManyVoiceConnectors
-from credential_rotation.models import Policy, Run, Trigger, describe
+from credential_rotation.models import Policy, Run, describe
+from credential_rotation.models import Trigger as TriggerName
 
 # The botocore model's pattern for a voice connector id; the API itself does not enforce it client-side.
 VOICE_CONNECTOR_ID = re.compile(
@@ -62,7 +63,7 @@ class RunInput(BaseModel):
     MinKeep: Annotated[int, Field(ge=1, le=MIN_KEEP_LIMIT)] | None = None
     ProtectedUsernames: Annotated[list[Pattern], Field(max_length=MAX_PROTECTED_PATTERNS)] | None = None
     MaxDeletions: Annotated[int, Field(ge=0, le=MAX_DELETIONS_LIMIT)] | None = None
-    Trigger: Trigger | None = None
+    Trigger: TriggerName | None = None
     Comment: Any = None
 
 

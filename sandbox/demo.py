@@ -1,0 +1,97 @@
+"""`make demo`: the real state machine, end to end, offline, over 100 simulated days.
+
+Three voice connectors get credentials of different ages (by travelling in time, not by writing ledger
+rows), the nightly schedule observes them, then a person previews a run, runs it for real through
+injected throttling and a service fault, and finally sends an input the workflow refuses.
+"""
+
+import json
+import sys
+from typing import Any, TextIO
+
+from sandbox.report import print_run
+from sandbox.session import Sandbox
+from sandbox.template import REPOSITORY
+
+FLEET = {
+    "pbx-london": ["sip-london-2025", "break-glass-london"],
+    "pbx-paris": ["sip-paris-2025"],
+    "sbc-tokyo": ["sip-tokyo-2025a", "sip-tokyo-2025b"],
+}
+SUCCESSORS = {"pbx-london": ["sip-london-2026"], "sbc-tokyo": ["sip-tokyo-2026"]}
+PARAMETERS = {"ProtectedUsernames": "break-glass-*"}
+
+
+def event_file(name: str) -> Any:
+    return json.loads((REPOSITORY / "events" / name).read_text())
+
+
+class Demo:
+    def __init__(self, sandbox: Sandbox, out: TextIO) -> None:
+        self.sandbox = sandbox
+        self.out = out
+        self.ids: dict[str, str] = {}
+        self.runs = 0
+
+    def day(self) -> str:
+        elapsed = self.sandbox.now() - self.sandbox.started_at
+        return f"day {elapsed.days} ({self.sandbox.now():%Y-%m-%d})"
+
+    def run(self, title: str, execution_input: Any = None, scheduled: bool = False) -> None:
+        self.runs += 1
+        waits_before = len(self.sandbox.retry_clock.waits)
+        execution = self.sandbox.fire_schedule() if scheduled else self.sandbox.run(execution_input)
+        print_run(
+            self.out,
+            f"Run {self.runs}, {self.day()}: {title}",
+            execution,
+            self.sandbox.audit_messages(),
+            self.sandbox.retry_clock.waits[waits_before:],
+        )
+
+    def fleet(self, heading: str) -> None:
+        self.out.write(f"\n--- {heading}, {self.day()}\n")
+        for name, connector_id in self.ids.items():
+            self.out.write(f"{name:<11} {connector_id}  {', '.join(sorted(self.sandbox.usernames(connector_id)))}\n")
+
+
+def main(out: TextIO = sys.stdout) -> int:
+    with Sandbox(parameters=PARAMETERS) as sandbox:
+        demo = Demo(sandbox, out)
+        out.write("Offline sandbox: moto + Chime SDK Voice emulator; template.yaml deployed with "
+                  f"{PARAMETERS} (DryRun stays at its default, true)\n")
+        for name, usernames in FLEET.items():
+            demo.ids[name] = sandbox.create_voice_connector(name, usernames)
+        demo.fleet("Voice connectors created")
+        demo.run("the nightly schedule meets the credentials for the first time", scheduled=True)
+
+        sandbox.travel(days=60)
+        for name, usernames in SUCCESSORS.items():
+            sandbox.put_credentials(demo.ids[name], usernames)
+        demo.fleet("The phone-system team adds successors")
+        demo.run("the nightly schedule dates the successors", scheduled=True)
+
+        sandbox.travel(days=40)
+        demo.run("a person previews with events/dry-run.json", event_file("dry-run.json"))
+
+        faults = sandbox.chime_backend.faults
+        faults.script("ListVoiceConnectorTerminationCredentials", ["ServiceUnavailableException"],
+                      voice_connector_id=demo.ids["pbx-paris"])
+        faults.script("DeleteVoiceConnectorTerminationCredentials",
+                      ["ThrottledClientException", "ThrottledClientException"],
+                      voice_connector_id=demo.ids["sbc-tokyo"])
+        demo.run("events/rotate-all.json, through a 503 and two throttles", event_file("rotate-all.json"))
+        demo.fleet("Credentials left")
+
+        demo.run("events/invalid-input.json is refused before anything is listed",
+                 event_file("invalid-input.json"))
+
+        usernames = {username for names in [*FLEET.values(), *SUCCESSORS.values()] for username in names}
+        leaked = [line for line in sandbox.function_logs.lines if any(name in line for name in usernames)]
+        out.write(f"\nFunction logs: {len(sandbox.function_logs.lines)} lines, "
+                  f"{len(leaked)} with a plain username (usernames are logged as fingerprints only)\n")
+        return 1 if leaked else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""The template and the ASL file, read as documents: the wiring between them and the least-privilege IAM."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from credential_rotation.config import Settings
+from sandbox.template import REPOSITORY, definition_placeholders, load_template
+
+ASL_PATH = REPOSITORY / "statemachine" / "rotation.asl.json"
+CHIME_RETRYABLE = {"ThrottledClientException", "ServiceFailureException", "ServiceUnavailableException"}
+CHIME_NOT_RETRYABLE = {
+    "BadRequestException",
+    "NotFoundException",
+    "ForbiddenException",
+    "UnauthorizedClientException",
+}
+LAMBDA_TRANSIENT = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+CHIME_TASKS = {"ResolveRun", "ListCredentials", "DeleteCredentials"}
+VOICE_CONNECTOR_ARN = {"Fn::Sub": "arn:${AWS::Partition}:chime:${AWS::Region}:${AWS::AccountId}:vc/*"}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict:
+    return load_template()
+
+
+@pytest.fixture(scope="module")
+def asl_text() -> str:
+    return ASL_PATH.read_text()
+
+
+def all_states(states: dict) -> dict:
+    found = {}
+    for name, state in states.items():
+        found[name] = state
+        if "ItemProcessor" in state:
+            found.update(all_states(state["ItemProcessor"]["States"]))
+    return found
+
+
+@pytest.fixture(scope="module")
+def states(asl_text: str) -> dict:
+    return all_states(json.loads(asl_text)["States"])
+
+
+def state_machine(template: dict) -> dict:
+    return template["Resources"]["RotationStateMachine"]["Properties"]
+
+
+def test_the_template_deploys_the_asl_file_the_tests_run(template):
+    assert REPOSITORY / state_machine(template)["DefinitionUri"] == ASL_PATH
+
+
+def test_asl_placeholders_equal_the_template_substitutions(template, asl_text):
+    assert definition_placeholders(asl_text) == set(state_machine(template)["DefinitionSubstitutions"])
+
+
+def test_every_task_runs_a_function_of_this_stack(template, states):
+    substitutions = state_machine(template)["DefinitionSubstitutions"]
+    functions = {name for name, spec in template["Resources"].items() if spec["Type"] == "AWS::Serverless::Function"}
+    tasks = {name: state for name, state in states.items() if state["Type"] == "Task"}
+    assert tasks
+    for name, task in tasks.items():
+        placeholder = task["Resource"].removeprefix("${").removesuffix("}")
+        assert substitutions[placeholder] == {"Fn::GetAtt": [f"{name}Function", "Arn"]}, name
+    assert {f"{name}Function" for name in tasks} == functions
+
+
+def test_the_state_machine_may_invoke_exactly_its_functions(template):
+    properties = state_machine(template)
+    invoked = {policy["LambdaInvokePolicy"]["FunctionName"]["Ref"] for policy in properties["Policies"]}
+    assert invoked == {value["Fn::GetAtt"][0] for value in properties["DefinitionSubstitutions"].values()}
+
+
+@pytest.mark.parametrize("task", sorted(CHIME_TASKS))
+def test_chime_tasks_retry_exactly_the_transient_errors(states, task):
+    retried = {error for retrier in states[task]["Retry"] for error in retrier["ErrorEquals"]}
+    assert retried == CHIME_RETRYABLE | LAMBDA_TRANSIENT
+    assert not retried & CHIME_NOT_RETRYABLE
+
+
+def test_chime_tasks_share_one_retry_policy(states):
+    policies = {json.dumps(states[task]["Retry"], sort_keys=True) for task in CHIME_TASKS}
+    assert len(policies) == 1
+
+
+def test_every_retrier_backs_off_exponentially_with_full_jitter_and_a_cap(states):
+    retriers = [retrier for state in states.values() for retrier in state.get("Retry", [])]
+    assert retriers
+    for retrier in retriers:
+        assert retrier["JitterStrategy"] == "FULL"
+        assert retrier["BackoffRate"] > 1
+        assert 1 <= retrier["MaxDelaySeconds"] <= 60
+        assert "States.ALL" not in retrier["ErrorEquals"]
+
+
+def test_every_task_but_the_audit_is_caught_so_the_audit_is_always_published(states):
+    for name, state in states.items():
+        if state["Type"] in ("Task", "Map") and name != "PublishAudit":
+            assert state["Catch"][0]["ErrorEquals"] == ["States.ALL"], name
+
+
+def test_the_schedule_starts_runs_marked_as_scheduled(template):
+    schedule = state_machine(template)["Events"]["NightlyRotation"]
+    assert schedule["Type"] == "ScheduleV2"
+    assert json.loads(schedule["Properties"]["Input"]) == {"Trigger": "schedule"}
+    assert schedule["Properties"]["ScheduleExpressionTimezone"] == {"Ref": "ScheduleTimezone"}
+
+
+@pytest.mark.parametrize(
+    ("parameter", "default"),
+    [("DryRun", "true"), ("MaxAgeDays", 90), ("MinKeep", 1), ("ProtectedUsernames", ""),
+     ("MaxDeletions", 20), ("VoiceConnectorIds", ""), ("MaxConcurrency", 5), ("ScheduleTimezone", "UTC")],
+)
+def test_parameter_defaults(template, parameter, default):
+    assert template["Parameters"][parameter]["Default"] == default
+
+
+def test_the_functions_get_every_setting_they_read(template):
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    required = {field.alias for field in Settings.model_fields.values()}
+    assert required <= set(variables)
+
+
+def function_statements(template: dict, function: str) -> list[dict]:
+    policies = template["Resources"][function]["Properties"].get("Policies", [])
+    return [statement for policy in policies for statement in policy["Statement"]]
+
+
+def actions(statement: dict) -> list[str]:
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+
+EXPECTED_ACTIONS = {
+    "ResolveRunFunction": {"chime:ListVoiceConnectors"},
+    "ListCredentialsFunction": {
+        "chime:ListVoiceConnectorTerminationCredentials",
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+    },
+    "FindStaleFunction": set(),
+    "CheckDeletionLimitFunction": set(),
+    "DeleteCredentialsFunction": {
+        "chime:ListVoiceConnectorTerminationCredentials",
+        "chime:DeleteVoiceConnectorTerminationCredentials",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+    },
+    "PublishAuditFunction": {"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"},
+}
+
+
+@pytest.mark.parametrize("function", sorted(EXPECTED_ACTIONS))
+def test_each_function_may_do_only_what_it_calls(template, function):
+    granted = {action for statement in function_statements(template, function) for action in actions(statement)}
+    assert granted == EXPECTED_ACTIONS[function]
+
+
+def test_every_permission_is_scoped_to_this_stack_or_this_accounts_voice_connectors(template):
+    expected_resource = {
+        "chime:ListVoiceConnectors": "*",  # the API supports no resource-level permission
+        "chime:": VOICE_CONNECTOR_ARN,
+        "dynamodb:": {"Fn::GetAtt": ["LedgerTable", "Arn"]},
+        "sns:": {"Ref": "AuditTopic"},
+        "kms:": {"Fn::GetAtt": ["AuditKey", "Arn"]},
+    }
+    for function in EXPECTED_ACTIONS:
+        for statement in function_statements(template, function):
+            assert statement["Effect"] == "Allow"
+            for action in actions(statement):
+                assert "*" not in action
+                key = action if action in expected_resource else action.split(":")[0] + ":"
+                assert statement["Resource"] == expected_resource[key], action
+
+
+def test_the_ledger_survives_the_stack_and_can_be_restored(template):
+    table = template["Resources"]["LedgerTable"]
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert table["Properties"]["SSESpecification"]["SSEEnabled"] is True
+
+
+def test_the_audit_topic_is_encrypted_with_the_stacks_rotating_key(template):
+    assert template["Resources"]["AuditTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AuditKey"}
+    assert template["Resources"]["AuditKey"]["Properties"]["EnableKeyRotation"] is True
+
+
+def test_outputs(template):
+    assert set(template["Outputs"]) == {"StateMachineArn", "AuditTopicArn", "LedgerTableName"}
+
+
+def test_every_events_file_is_an_object_the_console_accepts():
+    files = sorted((REPOSITORY / "events").glob("*.json"))
+    assert files
+    for path in files:
+        assert isinstance(json.loads(Path(path).read_text()), dict), path

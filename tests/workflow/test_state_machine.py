@@ -1,0 +1,304 @@
+"""The real ASL and handlers, run by moto's Step Functions interpreter over the emulator."""
+
+import json
+
+import pytest
+
+from tests.workflow.conftest import connector
+
+DELETE = "DeleteVoiceConnectorTerminationCredentials"
+LIST = "ListVoiceConnectorTerminationCredentials"
+
+
+def published(sandbox, audit_schema) -> dict:
+    """The run's one SNS audit message, valid against the schema."""
+    (message,) = sandbox.audit_messages()
+    event = message["Body"]
+    audit_schema.validate(event)
+    assert message["Attributes"] == {
+        "Outcome": event["Outcome"],
+        "DryRun": str(event["DryRun"]).lower(),
+        "Trigger": event["Trigger"],
+    }
+    return event
+
+
+def chime_calls(sandbox, operation: str) -> list:
+    return [call for call in sandbox.chime_backend.calls if call.operation == operation]
+
+
+def test_a_real_run_deletes_the_stale_and_keeps_the_rest(sandbox, fleet, audit_schema):
+    fleet.age({"pbx": {"old": ["sip-old-1", "sip-old-2"], "young": ["sip-new"]}, "sbc": {"old": ["sip-only"]}})
+
+    execution = sandbox.run({"DryRun": False})
+
+    assert execution.status == "SUCCEEDED"
+    event = published(sandbox, audit_schema)
+    assert execution.output == event
+    assert event["Outcome"] == "SUCCEEDED"
+    assert event["DryRun"] is False
+    assert event["Trigger"] == "manual"
+    assert event["Policy"] == {"MaxAgeDays": 90, "MinKeep": 1, "ProtectedUsernames": [], "MaxDeletions": 20}
+    pbx = connector(event, fleet.ids["pbx"])
+    assert pbx["Stale"] == pbx["Deleted"] == ["sip-old-1", "sip-old-2"]
+    assert pbx["Kept"] == ["sip-new"]
+    assert pbx["Reasons"] == {"sip-new": "young", "sip-old-1": "stale", "sip-old-2": "stale"}
+    sbc = connector(event, fleet.ids["sbc"])
+    assert sbc["Deleted"] == []
+    assert sbc["Reasons"] == {"sip-only": "kept-for-min-keep"}
+    assert sandbox.usernames(fleet.ids["pbx"]) == ["sip-new"]
+    assert sandbox.usernames(fleet.ids["sbc"]) == ["sip-only"]
+    assert len(chime_calls(sandbox, DELETE)) == 1  # one call per connector with work, none for the other
+
+
+def test_a_dry_run_judges_everything_and_changes_nothing(sandbox, fleet, audit_schema):
+    fleet.age({"pbx": {"old": ["sip-old-1", "sip-old-2"], "young": ["sip-new"]}})
+
+    execution = sandbox.run({"DryRun": True})
+
+    assert execution.status == "SUCCEEDED"
+    event = published(sandbox, audit_schema)
+    assert event["DryRun"] is True
+    pbx = connector(event, fleet.ids["pbx"])
+    assert pbx["Stale"] == ["sip-old-1", "sip-old-2"]
+    assert pbx["Deleted"] == []
+    assert sorted(sandbox.usernames(fleet.ids["pbx"])) == ["sip-new", "sip-old-1", "sip-old-2"]
+    assert chime_calls(sandbox, DELETE) == []
+    assert "DeleteStale" not in execution.states_entered()
+
+
+def test_the_stack_default_is_a_dry_run(sandbox, fleet, audit_schema):
+    fleet.age({"pbx": {"old": ["sip-old"], "young": ["sip-new"]}})
+
+    execution = sandbox.fire_schedule()
+
+    event = published(sandbox, audit_schema)
+    assert (execution.status, event["Trigger"], event["DryRun"]) == ("SUCCEEDED", "schedule", True)
+    assert sorted(sandbox.usernames(fleet.ids["pbx"])) == ["sip-new", "sip-old"]
+
+
+def test_a_dry_run_still_dates_new_usernames(sandbox, audit_schema):
+    connector_id = sandbox.create_voice_connector("pbx", ["sip-a"])
+    sandbox.run({"DryRun": True})
+    sandbox.travel(days=100)
+
+    sandbox.run({"DryRun": True})
+
+    events = [message["Body"] for message in sandbox.audit_messages()]
+    assert connector(events[0], connector_id)["Reasons"] == {"sip-a": "new"}
+    assert connector(events[1], connector_id)["Reasons"] == {"sip-a": "kept-for-min-keep"}
+
+
+def test_throttling_is_retried_with_exponential_backoff_then_succeeds(sandbox, fleet, audit_schema):
+    fleet.age({"pbx": {"old": ["sip-old"], "young": ["sip-new"]}})
+    sandbox.chime_backend.faults.script(DELETE, ["ThrottledClientException"] * 3)
+
+    execution = sandbox.run({"DryRun": False})
+
+    assert execution.status == "SUCCEEDED"
+    assert [(retry.state, retry.error) for retry in execution.retries()] == [
+        ("DeleteCredentials", "ThrottledClientException")
+    ] * 3
+    assert sandbox.retry_clock.caps == [1, 2, 4]
+    assert connector(published(sandbox, audit_schema), fleet.ids["pbx"])["Deleted"] == ["sip-old"]
+
+
+def test_service_faults_are_retried_then_succeed(sandbox, fleet, audit_schema):
+    fleet.age({"pbx": {"old": ["sip-old"], "young": ["sip-new"]}})
+    sandbox.chime_backend.faults.script(LIST, ["ServiceFailureException", "ServiceUnavailableException"])
+
+    execution = sandbox.run({"DryRun": False})
+
+    assert execution.status == "SUCCEEDED"
+    assert [retry.error for retry in execution.retries()] == [
+        "ServiceFailureException",
+        "ServiceUnavailableException",
+    ]
+    assert sandbox.retry_clock.caps == [2, 4]
+    assert sandbox.usernames(fleet.ids["pbx"]) == ["sip-new"]
+
+
+def test_full_jitter_waits_at_most_the_capped_interval():
+    from sandbox.session import Sandbox
+
+    with Sandbox(jitter="random") as sandbox:
+        sandbox.create_voice_connector("pbx", ["sip-a"])
+        sandbox.chime_backend.faults.script(LIST, ["ThrottledClientException"] * 6)
+        sandbox.run({"DryRun": True})
+        assert sandbox.retry_clock.caps == [1, 2, 4, 8, 16, 20]
+        assert all(0 <= wait.delay <= wait.cap for wait in sandbox.retry_clock.waits)
+
+
+def test_exhausted_retries_fail_that_connector_only(sandbox, fleet, audit_schema):
+    fleet.age({"pbx": {"old": ["sip-old"], "young": ["sip-new"]}, "sbc": {"old": ["sip-x"], "young": ["sip-y"]}})
+    sandbox.chime_backend.faults.script(DELETE, ["ThrottledClientException"] * 7, voice_connector_id=fleet.ids["pbx"])
+
+    execution = sandbox.run({"DryRun": False})
+
+    assert (execution.status, execution.error) == ("FAILED", "PartiallyFailed")
+    assert sandbox.retry_clock.caps == [1, 2, 4, 8, 16, 20]
+    event = published(sandbox, audit_schema)
+    assert execution.audit_event == event
+    assert event["Outcome"] == "PARTIAL"
+    pbx = connector(event, fleet.ids["pbx"])
+    assert pbx["Error"]["Error"] == "ThrottledClientException"
+    assert pbx["Deleted"] == []
+    assert sorted(sandbox.usernames(fleet.ids["pbx"])) == ["sip-new", "sip-old"]
+    assert connector(event, fleet.ids["sbc"])["Deleted"] == ["sip-x"]
+
+
+@pytest.mark.parametrize(
+    "error", ["NotFoundException", "BadRequestException", "ForbiddenException", "UnauthorizedClientException"]
+)
+def test_permanent_errors_are_not_retried_and_fail_only_their_connector(sandbox, fleet, audit_schema, error):
+    fleet.age({"pbx": {"old": ["sip-old"], "young": ["sip-new"]}, "sbc": {"old": ["sip-x"], "young": ["sip-y"]}})
+    sandbox.chime_backend.faults.script(LIST, [error], voice_connector_id=fleet.ids["pbx"])
+
+    execution = sandbox.run({"DryRun": False})
+
+    assert execution.retries() == []
+    event = published(sandbox, audit_schema)
+    assert event["Outcome"] == "PARTIAL"
+    assert connector(event, fleet.ids["pbx"])["Error"]["Error"] == error
+    assert connector(event, fleet.ids["sbc"])["Deleted"] == ["sip-x"]
+    assert sorted(sandbox.usernames(fleet.ids["pbx"])) == ["sip-new", "sip-old"]
+
+
+def test_an_unknown_connector_among_several_is_partial(sandbox, fleet, audit_schema):
+    fleet.age({"pbx": {"old": ["sip-old"], "young": ["sip-new"]}})
+    missing = "abcdefghijklmnopqrstu"
+
+    execution = sandbox.run({"DryRun": False, "VoiceConnectorIds": [fleet.ids["pbx"], missing]})
+
+    event = published(sandbox, audit_schema)
+    assert (execution.status, event["Outcome"]) == ("FAILED", "PARTIAL")
+    assert connector(event, missing)["Error"]["Error"] == "NotFoundException"
+    assert connector(event, fleet.ids["pbx"])["Deleted"] == ["sip-old"]
+
+
+def test_every_connector_failing_is_a_failed_run(sandbox, audit_schema):
+    execution = sandbox.run({"VoiceConnectorIds": ["abcdefghijklmnopqrstu"]})
+
+    event = published(sandbox, audit_schema)
+    assert (execution.status, execution.error, event["Outcome"]) == ("FAILED", "ConnectorsFailed", "FAILED")
+
+
+def test_no_voice_connectors_is_a_successful_run_with_nothing_to_do(sandbox, audit_schema):
+    execution = sandbox.run({"DryRun": False})
+
+    assert execution.status == "SUCCEEDED"
+    assert published(sandbox, audit_schema)["VoiceConnectors"] == []
+
+
+@pytest.mark.parametrize(
+    ("execution_input", "field"),
+    [
+        ({"MaxAgeDays": 0}, "MaxAgeDays"),
+        ({"MinKeep": "2"}, "MinKeep"),
+        ({"DryRun": "false"}, "DryRun"),
+        ({"VoiceConnectorIds": ["NOT-AN-ID"]}, "VoiceConnectorIds[0]"),
+        ({"VoiceConnectorIds": []}, "VoiceConnectorIds"),
+        ({"MaxDeletions": -1}, "MaxDeletions"),
+        ({"Trigger": "cron"}, "Trigger"),
+        ({"MaxAgeDay": 30}, "MaxAgeDay"),
+        (["not", "an", "object"], "execution input"),
+    ],
+)
+def test_invalid_input_is_refused_before_anything_is_listed(
+    sandbox, fleet, audit_schema, execution_input, field
+):
+    fleet.age({"pbx": {"old": ["sip-old"], "young": ["sip-new"]}})
+
+    execution = sandbox.run(execution_input)
+
+    assert (execution.status, execution.error) == ("FAILED", "InvalidInput")
+    event = published(sandbox, audit_schema)
+    assert event["Outcome"] == "FAILED"
+    assert event["Error"]["Error"] == "InvalidInput"
+    assert field in event["Error"]["Cause"]
+    assert event["VoiceConnectors"] == []
+    assert sandbox.chime_backend.calls == []
+    assert sorted(sandbox.usernames(fleet.ids["pbx"])) == ["sip-new", "sip-old"]
+
+
+def test_a_plan_over_the_deletion_limit_deletes_nothing(sandbox, fleet, audit_schema):
+    fleet.age({"pbx": {"old": ["sip-a", "sip-b"], "young": ["sip-new"]}, "sbc": {"old": ["sip-x"], "young": ["y"]}})
+
+    execution = sandbox.run({"DryRun": False, "MaxDeletions": 2})
+
+    assert (execution.status, execution.error) == ("FAILED", "DeletionLimitExceeded")
+    event = published(sandbox, audit_schema)
+    assert "3" in event["Error"]["Cause"] and "2" in event["Error"]["Cause"]
+    assert connector(event, fleet.ids["pbx"])["Stale"] == ["sip-a", "sip-b"]
+    assert all(item["Deleted"] == [] for item in event["VoiceConnectors"])
+    assert chime_calls(sandbox, DELETE) == []
+    assert sorted(sandbox.usernames(fleet.ids["pbx"])) == ["sip-a", "sip-b", "sip-new"]
+
+
+def test_a_plan_at_the_deletion_limit_runs(sandbox, fleet):
+    fleet.age({"pbx": {"old": ["sip-a", "sip-b"], "young": ["sip-new"]}})
+
+    assert sandbox.run({"DryRun": False, "MaxDeletions": 2}).status == "SUCCEEDED"
+    assert sandbox.usernames(fleet.ids["pbx"]) == ["sip-new"]
+
+
+def test_protected_usernames_are_never_deleted(sandbox, fleet, audit_schema):
+    fleet.age({"pbx": {"old": ["break-glass", "sip-old"], "young": ["sip-new"]}})
+
+    sandbox.run({"DryRun": False, "ProtectedUsernames": ["break-*"]})
+
+    assert sorted(sandbox.usernames(fleet.ids["pbx"])) == ["break-glass", "sip-new"]
+    assert connector(published(sandbox, audit_schema), fleet.ids["pbx"])["Reasons"]["break-glass"] == "protected"
+
+
+def test_the_delete_step_rechecks_min_keep_against_a_fresh_listing(sandbox, fleet, audit_schema):
+    fleet.age({"pbx": {"old": ["sip-old-1", "sip-old-2"], "young": ["sip-new"]}})
+    pbx = fleet.ids["pbx"]
+    lists = []
+
+    def someone_deletes_the_young_one(backend, params):
+        # The second listing of this connector is the delete step's re-check: by then a person has
+        # removed the young credential, so deleting the plan's two would leave the connector with none.
+        lists.append(params)
+        if len(lists) == 2:
+            sandbox.chime_backend.faults.clear()
+            backend_client = sandbox.client("chime-sdk-voice")
+            backend_client.delete_voice_connector_termination_credentials(VoiceConnectorId=pbx, Usernames=["sip-new"])
+
+    sandbox.chime_backend.faults.before(LIST, someone_deletes_the_young_one)
+
+    execution = sandbox.run({"DryRun": False, "MinKeep": 1})
+
+    assert execution.status == "SUCCEEDED"
+    remaining = sandbox.usernames(pbx)
+    assert len(remaining) == 1
+    event = published(sandbox, audit_schema)
+    entry = connector(event, pbx)
+    assert entry["Stale"] == ["sip-old-1", "sip-old-2"]
+    assert len(entry["Deleted"]) == 1
+    assert set(entry["Deleted"]) | set(remaining) == {"sip-old-1", "sip-old-2"}
+
+
+def test_usernames_already_gone_at_delete_time_are_not_an_error(sandbox, fleet, audit_schema):
+    fleet.age({"pbx": {"old": ["sip-old-1", "sip-old-2"], "young": ["sip-new"]}})
+    pbx = fleet.ids["pbx"]
+
+    def someone_deletes_one_first(backend, params):
+        sandbox.chime_backend.faults.clear()
+        sandbox.client("chime-sdk-voice").delete_voice_connector_termination_credentials(
+            VoiceConnectorId=pbx, Usernames=["sip-old-1"]
+        )
+
+    sandbox.chime_backend.faults.before(DELETE, someone_deletes_one_first)
+
+    execution = sandbox.run({"DryRun": False})
+
+    assert execution.status == "SUCCEEDED"
+    assert sandbox.usernames(pbx) == ["sip-new"]
+    assert connector(published(sandbox, audit_schema), pbx)["Deleted"] == ["sip-old-1", "sip-old-2"]
+
+
+def test_a_failed_execution_carries_the_audit_event_as_its_cause(sandbox, audit_schema):
+    execution = sandbox.run({"MaxAgeDays": 0})
+
+    assert json.loads(execution.cause) == published(sandbox, audit_schema)
