@@ -52,14 +52,18 @@ class Demo:
     def fleet(self, heading: str) -> None:
         self.out.write(f"\n--- {heading}, {self.day()}\n")
         for name, connector_id in self.ids.items():
-            self.out.write(f"{name:<11} {connector_id}  {', '.join(sorted(self.sandbox.usernames(connector_id)))}\n")
+            self.out.write(
+                f"{name:<11} {connector_id}  {', '.join(sorted(self.sandbox.usernames(connector_id)))}\n"
+            )
 
 
 def main(out: TextIO = sys.stdout) -> int:
     with Sandbox(parameters=PARAMETERS) as sandbox:
         demo = Demo(sandbox, out)
-        out.write("Offline sandbox: moto + Chime SDK Voice emulator; template.yaml deployed with "
-                  f"{PARAMETERS} (DryRun stays at its default, true)\n")
+        out.write(
+            "Offline sandbox: moto + Chime SDK Voice emulator; template.yaml deployed with "
+            f"{PARAMETERS} (DryRun stays at its default, true)\n"
+        )
         for name, usernames in FLEET.items():
             demo.ids[name] = sandbox.create_voice_connector(name, usernames)
         demo.fleet("Voice connectors created")
@@ -75,21 +79,29 @@ def main(out: TextIO = sys.stdout) -> int:
         demo.run("a person previews with events/dry-run.json", event_file("dry-run.json"))
 
         faults = sandbox.chime_backend.faults
-        faults.script("ListVoiceConnectorTerminationCredentials", ["ServiceUnavailableException"],
-                      voice_connector_id=demo.ids["pbx-paris"])
-        faults.script("DeleteVoiceConnectorTerminationCredentials",
-                      ["ThrottledClientException", "ThrottledClientException"],
-                      voice_connector_id=demo.ids["sbc-tokyo"])
+        faults.script(
+            "ListVoiceConnectorTerminationCredentials",
+            ["ServiceUnavailableException"],
+            voice_connector_id=demo.ids["pbx-paris"],
+        )
+        faults.script(
+            "DeleteVoiceConnectorTerminationCredentials",
+            ["ThrottledClientException", "ThrottledClientException"],
+            voice_connector_id=demo.ids["sbc-tokyo"],
+        )
         demo.run("events/rotate-all.json, through a 503 and two throttles", event_file("rotate-all.json"))
         demo.fleet("Credentials left")
 
-        demo.run("events/invalid-input.json is refused before anything is listed",
-                 event_file("invalid-input.json"))
+        demo.run(
+            "events/invalid-input.json is refused before anything is listed", event_file("invalid-input.json")
+        )
 
         usernames = {username for names in [*FLEET.values(), *SUCCESSORS.values()] for username in names}
         leaked = [line for line in sandbox.function_logs.lines if any(name in line for name in usernames)]
-        out.write(f"\nFunction logs: {len(sandbox.function_logs.lines)} lines, "
-                  f"{len(leaked)} with a plain username (usernames are logged as fingerprints only)\n")
+        out.write(
+            f"\nFunction logs: {len(sandbox.function_logs.lines)} lines, "
+            f"{len(leaked)} with a plain username (usernames are logged as fingerprints only)\n"
+        )
         return 1 if leaked else 0
 
 

@@ -73,7 +73,9 @@ def wait_for(client: Any, execution_arn: str, deadline_seconds: float = 120.0) -
         if description["status"] in FINAL_STATUSES:
             break
         if time.monotonic() > deadline:
-            raise TimeoutError(f"execution {execution_arn} still {description['status']} after {deadline_seconds}s")
+            raise TimeoutError(
+                f"execution {execution_arn} still {description['status']} after {deadline_seconds}s"
+            )
         time.sleep(0.05)
     history = []
     request: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}

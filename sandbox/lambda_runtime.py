@@ -86,8 +86,14 @@ def load_handler(handler: str) -> Callable[[Any, Any], Any]:
 def in_process_lambda(record: Callable[[Invocation], None], logs: FunctionLogs) -> Iterator[None]:
     """While active, every Lambda invoke in moto runs the function's real handler."""
 
-    def invoke(backend: LambdaSimpleBackend, function_name: str, qualifier: Any, body: Any,
-               headers: Any, response_headers: dict[str, str]) -> bytes:
+    def invoke(
+        backend: LambdaSimpleBackend,
+        function_name: str,
+        qualifier: Any,
+        body: Any,
+        headers: Any,
+        response_headers: dict[str, str],
+    ) -> bytes:
         function = backend.get_function(function_name, qualifier)
         with _ENVIRONMENT_LOCK:
             os.environ.update(function.environment_vars)
@@ -102,7 +108,7 @@ def in_process_lambda(record: Callable[[Invocation], None], logs: FunctionLogs) 
         _capture_stream_handlers(logs)
         try:
             result = handler(event, context)
-        except Exception as error:  # noqa: BLE001 - the runtime reports every exception as a function error
+        except Exception as error:
             response_headers["x-amz-function-error"] = "Unhandled"
             record(Invocation(function.function_name, type(error).__name__))
             return json.dumps(

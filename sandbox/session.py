@@ -116,7 +116,9 @@ class Sandbox:
     def put_credentials(self, voice_connector_id: str, usernames: list[str]) -> None:
         self.client("chime-sdk-voice").put_voice_connector_termination_credentials(
             VoiceConnectorId=voice_connector_id,
-            Credentials=[{"Username": username, "Password": f"pw-{username}-0123456789"} for username in usernames],
+            Credentials=[
+                {"Username": username, "Password": f"pw-{username}-0123456789"} for username in usernames
+            ],
         )
 
     def usernames(self, voice_connector_id: str) -> list[str]:

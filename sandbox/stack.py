@@ -158,7 +158,9 @@ class StackDeployer:
 
     def _topic(self, logical_id: str, properties: dict) -> tuple[str, dict]:
         properties = self._resolver.resolve(properties)
-        attributes = {key: str(properties[key]) for key in ("DisplayName", "KmsMasterKeyId") if key in properties}
+        attributes = {
+            key: str(properties[key]) for key in ("DisplayName", "KmsMasterKeyId") if key in properties
+        }
         name = self._name(logical_id)
         arn = self._client("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
         return arn, {"TopicName": name, "TopicArn": arn}
@@ -218,5 +220,7 @@ class StackDeployer:
         self._deployed.schedules.append(name)
 
 
-def deploy_stack(clients: Callable[[str], Any], stack_name: str, parameters: Mapping[str, str]) -> DeployedStack:
+def deploy_stack(
+    clients: Callable[[str], Any], stack_name: str, parameters: Mapping[str, str]
+) -> DeployedStack:
     return StackDeployer(clients, stack_name, parameters).deploy()

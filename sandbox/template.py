@@ -82,7 +82,7 @@ class Resolver:
         if not isinstance(value, Mapping):
             return value
         if len(value) == 1:
-            (key, argument), = value.items()
+            ((key, argument),) = value.items()
             function = self._functions().get(key)
             if function is not None:
                 return function(argument)
@@ -95,7 +95,9 @@ class Resolver:
             "Fn::Sub": self._sub,
             "Fn::Equals": lambda argument: self.resolve(argument[0]) == self.resolve(argument[1]),
             "Fn::Not": lambda argument: not self.resolve(argument[0]),
-            "Fn::If": lambda argument: self.resolve(argument[1] if self.condition(argument[0]) else argument[2]),
+            "Fn::If": lambda argument: self.resolve(
+                argument[1] if self.condition(argument[0]) else argument[2]
+            ),
             "Condition": self.condition,
         }
 

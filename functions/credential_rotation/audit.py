@@ -103,6 +103,8 @@ def execution_failure(event: Mapping[str, Any]) -> tuple[str | None, str | None]
         error = "ConnectorsFailed" if outcome == FAILED else "PartiallyFailed"
     cause = json.dumps(event, separators=(",", ":"))
     if len(cause) > MAX_CAUSE_CHARACTERS:
-        failed = [connector["VoiceConnectorId"] for connector in event["VoiceConnectors"] if connector["Error"]]
+        failed = [
+            connector["VoiceConnectorId"] for connector in event["VoiceConnectors"] if connector["Error"]
+        ]
         cause = f"Outcome {outcome}; failed voice connectors: {failed}; the audit event has the details"
     return error, cause[:MAX_CAUSE_CHARACTERS]

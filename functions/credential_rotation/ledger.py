@@ -8,6 +8,7 @@ Writes are conditional, so two runs observing the same connector at once agree o
 """
 
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -64,7 +65,9 @@ class CredentialLedger:
             if record.state == PRESENT
         }
 
-    def observe(self, voice_connector_id: str, usernames: Iterable[str], now: datetime) -> dict[str, datetime]:
+    def observe(
+        self, voice_connector_id: str, usernames: Iterable[str], now: datetime
+    ) -> dict[str, datetime]:
         """Record a listing: date the usernames seen for the first time, mark the missing ones gone.
 
         Returns the FirstSeenAt of every listed username.
@@ -129,7 +132,8 @@ class CredentialLedger:
         return now
 
     def _mark_gone(self, voice_connector_id: str, record: LedgerRecord, now: datetime) -> None:
-        try:
+        # A failed condition means a concurrent run already ended this life, or started a new one.
+        with suppress(self._client.exceptions.ConditionalCheckFailedException):
             self._client.update_item(
                 TableName=self._table,
                 Key=self._key(voice_connector_id, record.username),
@@ -143,8 +147,6 @@ class CredentialLedger:
                     ":first_seen": {"S": _timestamp(record.first_seen_at)},
                 },
             )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            pass  # a concurrent run already ended this life, or started a new one
 
     def _current(self, voice_connector_id: str, username: str) -> LedgerRecord:
         item = self._client.get_item(

@@ -16,6 +16,7 @@ def observe_connector(
     return Listing(
         voice_connector_id=voice_connector_id,
         credentials=tuple(
-            Credential(username=username, first_seen_at=first_seen[username]) for username in sorted(first_seen)
+            Credential(username=username, first_seen_at=first_seen[username])
+            for username in sorted(first_seen)
         ),
     )

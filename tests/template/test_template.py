@@ -64,7 +64,9 @@ def test_asl_placeholders_equal_the_template_substitutions(template, asl_text):
 
 def test_every_task_runs_a_function_of_this_stack(template, states):
     substitutions = state_machine(template)["DefinitionSubstitutions"]
-    functions = {name for name, spec in template["Resources"].items() if spec["Type"] == "AWS::Serverless::Function"}
+    functions = {
+        name for name, spec in template["Resources"].items() if spec["Type"] == "AWS::Serverless::Function"
+    }
     tasks = {name: state for name, state in states.items() if state["Type"] == "Task"}
     assert tasks
     for name, task in tasks.items():
@@ -116,8 +118,16 @@ def test_the_schedule_starts_runs_marked_as_scheduled(template):
 
 @pytest.mark.parametrize(
     ("parameter", "default"),
-    [("DryRun", "true"), ("MaxAgeDays", 90), ("MinKeep", 1), ("ProtectedUsernames", ""),
-     ("MaxDeletions", 20), ("VoiceConnectorIds", ""), ("MaxConcurrency", 5), ("ScheduleTimezone", "UTC")],
+    [
+        ("DryRun", "true"),
+        ("MaxAgeDays", 90),
+        ("MinKeep", 1),
+        ("ProtectedUsernames", ""),
+        ("MaxDeletions", 20),
+        ("VoiceConnectorIds", ""),
+        ("MaxConcurrency", 5),
+        ("ScheduleTimezone", "UTC"),
+    ],
 )
 def test_parameter_defaults(template, parameter, default):
     assert template["Parameters"][parameter]["Default"] == default
@@ -161,7 +171,9 @@ EXPECTED_ACTIONS = {
 
 @pytest.mark.parametrize("function", sorted(EXPECTED_ACTIONS))
 def test_each_function_may_do_only_what_it_calls(template, function):
-    granted = {action for statement in function_statements(template, function) for action in actions(statement)}
+    granted = {
+        action for statement in function_statements(template, function) for action in actions(statement)
+    }
     assert granted == EXPECTED_ACTIONS[function]
 
 

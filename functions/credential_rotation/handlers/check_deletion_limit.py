@@ -13,5 +13,7 @@ logger = Logger()
 def handler(event: dict, context: LambdaContext) -> dict:
     request = DeletionLimitRequest.parse(event)
     planned = enforce_deletion_limit(request.plans, request.max_deletions)
-    logger.info("Deletion limit respected", extra={"planned": planned, "max_deletions": request.max_deletions})
+    logger.info(
+        "Deletion limit respected", extra={"planned": planned, "max_deletions": request.max_deletions}
+    )
     return {"PlannedDeletions": planned}

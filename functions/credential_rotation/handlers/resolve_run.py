@@ -23,6 +23,10 @@ def handler(event: dict, context: LambdaContext) -> dict:
     )
     logger.info(
         "Run resolved",
-        extra={"trigger": run.trigger, "dry_run": run.dry_run, "voice_connectors": len(run.voice_connector_ids)},
+        extra={
+            "trigger": run.trigger,
+            "dry_run": run.dry_run,
+            "voice_connectors": len(run.voice_connector_ids),
+        },
     )
     return run.to_wire()
