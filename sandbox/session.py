@@ -21,9 +21,10 @@ from unittest import mock
 import boto3
 import time_machine
 from moto import mock_aws
+from moto.sns.models import sns_backends
 
 from credential_rotation import wiring
-from sandbox import chime_voice
+from sandbox import chime_emulator
 from sandbox.executions import Execution, wait_for
 from sandbox.lambda_runtime import FunctionLogs, Invocation, in_process_lambda
 from sandbox.retry_clock import RetryClock
@@ -60,21 +61,20 @@ class Sandbox:
         self.function_logs = FunctionLogs()
         self._exit = ExitStack()
         self.stack: DeployedStack
-        self._audit_queue_url = ""
+        self._audit_cursor = 0
 
     def __enter__(self) -> "Sandbox":
         try:
             self._exit.enter_context(mock.patch.dict(os.environ, FAKE_ENVIRONMENT))
             self._traveller = self._exit.enter_context(time_machine.travel(self._start, tick=True))
             self._exit.enter_context(mock_aws(config=MOTO_CONFIG))
-            chime_voice.install()
+            chime_emulator.install()
             self._exit.enter_context(in_process_lambda(self.invocations.append, self.function_logs))
             self._exit.enter_context(self.retry_clock.installed())
             # A new stack is a new set of containers: no client or setting survives from a previous one.
             wiring.reset()
             self._exit.callback(wiring.reset)
             self.stack = deploy_stack(self.client, self._stack_name, self._parameters)
-            self._audit_queue_url = self._subscribe_audit_queue()
         except BaseException:
             self._exit.close()
             raise
@@ -88,7 +88,7 @@ class Sandbox:
 
     @property
     def chime_backend(self) -> Any:
-        return chime_voice.chime_voice_backends[ACCOUNT_ID][REGION]
+        return chime_emulator.chimesdkvoice_backends[ACCOUNT_ID][REGION]
 
     # Time
 
@@ -153,35 +153,20 @@ class Sandbox:
         return self.wait(execution_arn)
 
     def audit_messages(self) -> list[dict[str, Any]]:
-        """Drain the audit topic's test subscriber: each SNS message with its attributes."""
-        sqs = self.client("sqs")
-        messages = []
-        while True:
-            batch = sqs.receive_message(
-                QueueUrl=self._audit_queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
-            ).get("Messages", [])
-            if not batch:
-                return messages
-            for message in batch:
-                attributes = {
-                    name: value["StringValue"] for name, value in message.get("MessageAttributes", {}).items()
-                }
-                messages.append({"Body": json.loads(message["Body"]), "Attributes": attributes})
-                sqs.delete_message(QueueUrl=self._audit_queue_url, ReceiptHandle=message["ReceiptHandle"])
+        """The audit messages published since the last call, each with its attributes, as SNS took them.
+
+        They are read from moto's SNS topic rather than through a queue subscription: moto's SQS expires
+        and hides messages by the travelling clock, which would lose messages between simulated days.
+        """
+        sent = sns_backends[ACCOUNT_ID][REGION].topics[self.stack.topic_arn].sent_notifications
+        new, self._audit_cursor = sent[self._audit_cursor :], len(sent)
+        return [
+            {
+                "Body": json.loads(message),
+                "Attributes": {name: value["Value"] for name, value in (attributes or {}).items()},
+            }
+            for _, message, _, attributes, _ in new
+        ]
 
     def audit_events(self) -> list[dict[str, Any]]:
         return [message["Body"] for message in self.audit_messages()]
-
-    def _subscribe_audit_queue(self) -> str:
-        sqs = self.client("sqs")
-        queue_url = sqs.create_queue(QueueName=f"{self._stack_name}-audit-inbox")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        self.client("sns").subscribe(
-            TopicArn=self.stack.topic_arn,
-            Protocol="sqs",
-            Endpoint=queue_arn,
-            Attributes={"RawMessageDelivery": "true"},
-        )
-        return queue_url
