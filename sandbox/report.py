@@ -39,19 +39,30 @@ def print_run(
     out.write(f"\n=== {title}\n")
     out.write(f"states   {state_path(execution)}\n")
     retries = execution.retries()
-    if retries:
-        for retry, wait in zip(retries, waits, strict=False):
-            out.write(
-                f"retry    {retry.state} after {retry.error}: waited {wait.delay:.2f}s "
-                f"(full jitter under a {wait.cap:g}s cap)\n"
-            )
-    else:
+    for retry in retries:
+        out.write(f"retry    {retry.state} after {retry.error}\n")
+    if not retries:
         out.write("retries  none\n")
+    if waits:
+        drawn = ", ".join(f"{wait.delay:.2f}s of {wait.cap:g}s" for wait in waits)
+        out.write(f"waits    {drawn} (full jitter: the wait drawn, of the backoff cap)\n")
     out.write(f"status   {execution.status}" + (f" ({execution.error})" if execution.error else "") + "\n")
     for message in messages:
         attributes = " ".join(f"{key}={value}" for key, value in sorted(message["Attributes"].items()))
         out.write(f"audit    SNS message with attributes {attributes}\n")
-        out.write(_indent(json.dumps(message["Body"], indent=2)) + "\n")
+        out.write(_indent(audit_json(message["Body"])) + "\n")
+
+
+def audit_json(event: dict[str, Any]) -> str:
+    """The event as JSON, one line per field and per voice connector, so a run fits on a screen."""
+    lines = []
+    for key, value in event.items():
+        if key == "VoiceConnectors" and value:
+            entries = ",\n".join(f"    {json.dumps(entry)}" for entry in value)
+            lines.append(f'  "{key}": [\n{entries}\n  ]')
+        else:
+            lines.append(f"  {json.dumps(key)}: {json.dumps(value)}")
+    return "{\n" + ",\n".join(lines) + "\n}"
 
 
 def _indent(text: str) -> str:
