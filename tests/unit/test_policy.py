@@ -4,6 +4,7 @@ import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
 from credential_rotation.policy import (
     Plan,
     PolicySettings,

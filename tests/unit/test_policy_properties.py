@@ -7,9 +7,10 @@ confirm itself.
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
-from credential_rotation.policy import Plan, PolicySettings, Reason, confirm_deletions, is_protected, judge
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from credential_rotation.policy import Plan, PolicySettings, Reason, confirm_deletions, is_protected, judge
 
 ZONES = (UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8)))
 # Few letters, both cases: equal usernames, shared prefixes and Python-order ties come up often.
