@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from credential_rotation.redaction import fingerprint
 from tests.workflow.conftest import connector
 
 DELETE = "DeleteVoiceConnectorTerminationCredentials"
@@ -316,3 +317,15 @@ def test_a_failed_execution_carries_the_audit_event_as_its_cause(sandbox, audit_
     execution = sandbox.run({"MaxAgeDays": 0})
 
     assert json.loads(execution.cause) == published(sandbox, audit_schema)
+
+
+def test_function_logs_carry_fingerprints_never_usernames(sandbox, fleet):
+    usernames = ["sip-old-secretname", "sip-young-secretname"]
+    fleet.age({"pbx": {"old": usernames[:1], "young": usernames[1:]}})
+
+    sandbox.run({"DryRun": False})
+
+    logs = sandbox.function_logs.lines
+    assert any("Stale credentials deleted" in line for line in logs)
+    assert not [line for line in logs if any(username in line for username in usernames)]
+    assert any(fingerprint(fleet.ids["pbx"], usernames[0]) in line for line in logs)
