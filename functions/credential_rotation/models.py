@@ -136,3 +136,4 @@ class DeletionResult(WireModel):
     deleted: tuple[str, ...]
     # Planned as stale, but no longer present or no longer stale when the delete step re-listed.
     skipped: tuple[str, ...]
+    ledger_updated: bool = True

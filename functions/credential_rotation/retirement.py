@@ -2,6 +2,8 @@
 
 from datetime import datetime
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from credential_rotation.chime import VoiceConnectorCredentials
 from credential_rotation.ledger import CredentialLedger
 from credential_rotation.models import DeletionRequest, DeletionResult
@@ -28,11 +30,18 @@ def retire_stale(
         now=request.now,
         settings=request.policy.settings(),
     )
+    ledger_updated = True
     if confirmed:
         chime.delete(vc_id, confirmed)
-        ledger.mark_deleted(vc_id, confirmed, deleted_at, request.execution_arn)
+        try:
+            ledger.mark_deleted(vc_id, confirmed, deleted_at, request.execution_arn)
+        except (BotoCoreError, ClientError):
+            # The deletion happened and must reach the audit event; failing the task here would hide
+            # it. The next run's listing marks these usernames gone in the ledger all the same.
+            ledger_updated = False
     return DeletionResult(
         voice_connector_id=vc_id,
         deleted=confirmed,
         skipped=tuple(sorted(set(request.stale) - set(confirmed))),
+        ledger_updated=ledger_updated,
     )

@@ -329,3 +329,28 @@ def test_function_logs_carry_fingerprints_never_usernames(sandbox, fleet):
     assert any("Stale credentials deleted" in line for line in logs)
     assert not [line for line in logs if any(username in line for username in usernames)]
     assert any(fingerprint(fleet.ids["pbx"], usernames[0]) in line for line in logs)
+
+
+def test_a_ledger_failure_after_the_delete_does_not_hide_the_deletion(
+    sandbox, fleet, audit_schema, monkeypatch
+):
+    from botocore.exceptions import ClientError
+
+    from credential_rotation.ledger import CredentialLedger
+
+    fleet.age({"pbx": {"old": ["sip-old"], "young": ["sip-new"]}})
+
+    def ledger_down(*args, **kwargs):
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "UpdateItem")
+
+    monkeypatch.setattr(CredentialLedger, "mark_deleted", ledger_down)
+
+    execution = sandbox.run({"DryRun": False})
+
+    assert execution.status == "SUCCEEDED"
+    assert connector(published(sandbox, audit_schema), fleet.ids["pbx"])["Deleted"] == ["sip-old"]
+    monkeypatch.undo()
+    sandbox.run({"DryRun": True})
+    items = sandbox.client("dynamodb").scan(TableName=sandbox.stack.table_name)["Items"]
+    states = {item["Username"]["S"]: item["State"]["S"] for item in items}
+    assert states["sip-old"] == "gone"
