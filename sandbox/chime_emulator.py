@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from moto import backend_index
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.base_backend import BackendDict, BaseBackend
 from moto.core.exceptions import JsonRESTError
 
@@ -244,7 +245,7 @@ def _route(method: str, path: str, query: dict) -> tuple[str, str | None]:
 
 
 def dispatch(request: Any, full_url: str, headers: Any) -> tuple[int, dict, str]:
-    backend = chimesdkvoice_backends[_account_id(request)][_region(full_url)]
+    backend = chimesdkvoice_backends[DEFAULT_ACCOUNT_ID][_region(full_url)]
     url = urlparse(full_url)
     query = {key: values[0] for key, values in parse_qs(url.query).items()}
     body = request.get_data()
@@ -290,12 +291,6 @@ def _execute(
 def _region(full_url: str) -> str:
     match = URL_PATTERN.match(full_url)
     return match.group(1) if match else "us-east-1"
-
-
-def _account_id(request: Any) -> str:
-    from moto.core import DEFAULT_ACCOUNT_ID
-
-    return DEFAULT_ACCOUNT_ID
 
 
 chimesdkvoice_backends = BackendDict(ChimeVoiceBackend, SERVICE)
