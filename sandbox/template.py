@@ -51,6 +51,10 @@ def _merge_maps(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[st
     return result
 
 
+# Ref AWS::NoValue: the list item or property it stands for is removed, as CloudFormation removes it.
+NO_VALUE = object()
+
+
 @dataclass
 class Resolver:
     """Resolves Ref, Fn::Sub, Fn::GetAtt and the condition functions against deployed resources."""
@@ -61,7 +65,9 @@ class Resolver:
     # Logical id -> (Ref value, {attribute: value}), filled in as resources are created.
     resources: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
 
-    def ref(self, name: str) -> str:
+    def ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
         if name in self.pseudo:
             return self.pseudo[name]
         if name in self.parameters:
@@ -78,7 +84,7 @@ class Resolver:
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [self.resolve(item) for item in value]
+            return [item for item in map(self.resolve, value) if item is not NO_VALUE]
         if not isinstance(value, Mapping):
             return value
         if len(value) == 1:
@@ -86,7 +92,8 @@ class Resolver:
             function = self._functions().get(key)
             if function is not None:
                 return function(argument)
-        return {key: self.resolve(item) for key, item in value.items()}
+        resolved = {key: self.resolve(item) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not NO_VALUE}
 
     def _functions(self) -> dict[str, Callable[[Any], Any]]:
         return {

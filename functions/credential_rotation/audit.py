@@ -1,8 +1,8 @@
 """The audit event: what a run did, built from the state machine's document, whatever the outcome.
 
 The publish task receives the whole state document, because a run can reach it from any point: refused
-at the input (no Run yet), refused at the deletion limit (plans, no deletions), after a dry run (plans
-only) or after deleting. Missing parts mean "did not happen", never an error.
+at the input (no Run yet), refused at the deletion limit (plans, no changes), after a dry run (plans
+only) or after issuing and deleting. Missing parts mean "did not happen", never an error.
 """
 
 import json
@@ -10,15 +10,17 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-SCHEMA_VERSION = "1.0"
+# 1.1: per connector, Current, Rotation and Issued; a connector's Error names the Step that failed.
+SCHEMA_VERSION = "1.1"
 SUCCEEDED, PARTIAL, FAILED = "SUCCEEDED", "PARTIAL", "FAILED"
 # Step Functions keeps at most 32,768 characters of a Fail state's cause.
 MAX_CAUSE_CHARACTERS = 32_768
 MAX_ERROR_CAUSE_CHARACTERS = 2_000
 
 
-def error_entry(caught: Mapping[str, Any] | None) -> dict[str, str] | None:
-    """A Catch's {Error, Cause}, with a Lambda error's JSON cause reduced to its message."""
+def error_entry(caught: Mapping[str, Any] | None, step: str | None = None) -> dict[str, Any] | None:
+    """A Catch's {Error, Cause}, with a Lambda error's JSON cause reduced to its message, and for a
+    connector's error the Step (the state) that failed."""
     if not caught:
         return None
     cause = caught.get("Cause") or ""
@@ -28,23 +30,28 @@ def error_entry(caught: Mapping[str, Any] | None) -> dict[str, str] | None:
         parsed = None
     if isinstance(parsed, dict) and "errorMessage" in parsed:
         cause = str(parsed["errorMessage"])
-    return {"Error": str(caught.get("Error", "States.Runtime")), "Cause": cause[:MAX_ERROR_CAUSE_CHARACTERS]}
+    entry = {"Error": str(caught.get("Error", "States.Runtime")), "Cause": cause[:MAX_ERROR_CAUSE_CHARACTERS]}
+    return entry | {"Step": step} if step else entry
 
 
-def _connector_entries(plans: list[dict], deletions: list[dict]) -> list[dict[str, Any]]:
-    deletions_by_id = {deletion["VoiceConnectorId"]: deletion for deletion in deletions}
+def _connector_entries(plans: list[dict], changes: list[dict]) -> list[dict[str, Any]]:
+    changes_by_id = {change["VoiceConnectorId"]: change for change in changes}
     entries = []
     for plan in plans:
-        deletion = deletions_by_id.get(plan["VoiceConnectorId"], {})
+        change = changes_by_id.get(plan["VoiceConnectorId"], {})
+        failed = plan if plan.get("Error") else change
         entries.append(
             {
                 "VoiceConnectorId": plan["VoiceConnectorId"],
                 "Listed": list(plan.get("Listed", [])),
+                "Current": plan.get("Current"),
                 "Stale": list(plan.get("Stale", [])),
-                "Deleted": list(deletion.get("Deleted", [])),
+                "Deleted": list(change.get("Deleted", [])),
                 "Kept": list(plan.get("Kept", [])),
                 "Reasons": {verdict["Username"]: verdict["Reason"] for verdict in plan.get("Verdicts", [])},
-                "Error": error_entry(plan.get("Error") or deletion.get("Error")),
+                "Rotation": plan.get("Rotation"),
+                "Issued": change.get("Issued"),
+                "Error": error_entry(failed.get("Error"), failed.get("Step")),
             }
         )
     return entries
@@ -73,7 +80,7 @@ def build_event(state: Mapping[str, Any], finished_at: datetime, default_dry_run
         trigger, dry_run, policy = run["Trigger"], run["DryRun"], run["Policy"]
     else:
         (trigger, dry_run), policy = _fallback_context(state, default_dry_run), None
-    connectors = _connector_entries(state.get("Plans") or [], state.get("Deletions") or [])
+    connectors = _connector_entries(state.get("Plans") or [], state.get("Changes") or [])
     run_error = error_entry(state.get("RunError"))
     return {
         "SchemaVersion": SCHEMA_VERSION,

@@ -32,6 +32,12 @@ class VoiceConnectorCredentials:
         )
         return tuple(response.get("Usernames", []))
 
+    def put(self, voice_connector_id: str, username: str, password: str) -> None:
+        """Add one credential; putting a username that exists sets its password (idempotent for a retry)."""
+        self._client.put_voice_connector_termination_credentials(
+            VoiceConnectorId=voice_connector_id, Credentials=[{"Username": username, "Password": password}]
+        )
+
     def delete(self, voice_connector_id: str, usernames: Sequence[str]) -> None:
         """One call for the whole list: the API takes a list, and one call keeps the change atomic."""
         if not usernames:

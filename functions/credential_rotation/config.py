@@ -31,6 +31,14 @@ class Settings(BaseModel):
     default_protected_usernames: CommaSeparated = Field(alias="DEFAULT_PROTECTED_USERNAMES")
     default_voice_connector_ids: CommaSeparated = Field(alias="DEFAULT_VOICE_CONNECTOR_IDS")
     max_concurrency: int = Field(alias="MAX_CONCURRENCY", ge=1, le=40)
+    default_rotate: bool = Field(alias="DEFAULT_ROTATE")
+    default_rotate_after_days: int = Field(alias="DEFAULT_ROTATE_AFTER_DAYS")
+    default_grace_days: int = Field(alias="DEFAULT_GRACE_DAYS")
+    default_username_prefix: str = Field(alias="DEFAULT_USERNAME_PREFIX")
+    # The functions' IAM policy covers secrets under this prefix only.
+    secret_name_prefix: str = Field(alias="SECRET_NAME_PREFIX", min_length=1)
+    # Empty: Secrets Manager's AWS managed key (aws/secretsmanager).
+    secrets_kms_key_id: str = Field(alias="SECRETS_KMS_KEY_ID", default="")
 
 
 @cache

@@ -1,9 +1,11 @@
 """Errors a task raises on purpose.
 
 The class name is the error name Step Functions sees, so each is named for what the state machine does
-with it: all of them end the run as refused (FAILED) without deleting anything. Messages never carry a
-username or a password, because the Lambda runtime logs them.
+with it. Messages never carry a username or a password, because the Lambda runtime logs them.
 """
+
+
+# Raised at the run's level: the run is refused (FAILED) and nothing is deleted.
 
 
 class InvalidInput(ValueError):
@@ -20,3 +22,10 @@ class TooManyVoiceConnectors(RuntimeError):
 
 class MalformedTaskInput(ValueError):
     """A task received a document that breaks its contract: a defect in the state machine, not the input."""
+
+
+# Raised for one connector: it fails, nothing is deleted on it, the other connectors go on.
+
+
+class SuccessorNotListed(RuntimeError):
+    """TestSecret did not find the successor on the connector after SetSecret put it there."""

@@ -1,9 +1,10 @@
 """The DynamoDB ledger: when each username was first seen, since the Chime SDK Voice API keeps no dates.
 
 One item per (VoiceConnectorId, Username). A username's life starts when a run first lists it
-(State "present", FirstSeenAt); it ends "gone" when a later listing no longer has it, or "deleted" when
-this workflow removed it. A username that comes back after its life ended starts a new life: it is most
-likely a new credential under an old name, and dating it afresh can only make deletion later, not earlier.
+(State "present", FirstSeenAt), or when this workflow issued it (plus IssuedAt and SecretVersionId);
+it ends "gone" when a later listing no longer has it, or "deleted" when this workflow removed it.
+A username that comes back after its life ended starts a new life: it is most likely a new credential
+under an old name, and dating it afresh can only make deletion later, not earlier.
 Writes are conditional, so two runs observing the same connector at once agree on one FirstSeenAt.
 """
 
@@ -101,6 +102,37 @@ class CredentialLedger:
                     ":by": {"S": execution_arn},
                 },
             )
+
+    def record_issued(
+        self,
+        voice_connector_id: str,
+        username: str,
+        verified_at: datetime,
+        issued_at: datetime,
+        execution_arn: str,
+        secret_version_id: str,
+    ) -> None:
+        """Record a successor proven on the connector at ``verified_at``.
+
+        A listing that saw it first (a run that stopped before finishing it) keeps its earlier date: the
+        credential has existed on the connector since then.
+        """
+        self._client.update_item(
+            TableName=self._table,
+            Key=self._key(voice_connector_id, username),
+            UpdateExpression=(
+                "SET #state = :present, FirstSeenAt = if_not_exists(FirstSeenAt, :verified), "
+                "IssuedAt = :issued, IssuedBy = :by, SecretVersionId = :version"
+            ),
+            ExpressionAttributeNames={"#state": "State"},
+            ExpressionAttributeValues={
+                ":present": {"S": PRESENT},
+                ":verified": {"S": _timestamp(verified_at)},
+                ":issued": {"S": _timestamp(issued_at)},
+                ":by": {"S": execution_arn},
+                ":version": {"S": secret_version_id},
+            },
+        )
 
     def _start_life(
         self, voice_connector_id: str, username: str, now: datetime, previous: LedgerRecord | None

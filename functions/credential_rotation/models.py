@@ -11,6 +11,7 @@ from pydantic.alias_generators import to_pascal
 
 from credential_rotation.errors import MalformedTaskInput
 from credential_rotation.policy import PolicySettings, Reason
+from credential_rotation.rotation_due import RotationReason
 
 Trigger = Literal["schedule", "manual"]
 
@@ -57,12 +58,18 @@ class Policy(WireModel):
     min_keep: int
     protected_usernames: tuple[str, ...]
     max_deletions: int
+    grace_days: int
+    rotate: bool
+    rotate_after_days: int
+    username_prefix: str
+    secret_name_prefix: str
 
     def settings(self) -> PolicySettings:
         return PolicySettings(
             max_age_days=self.max_age_days,
             min_keep=self.min_keep,
             protected_patterns=self.protected_usernames,
+            grace_days=self.grace_days,
         )
 
 
@@ -105,10 +112,15 @@ class Credential(WireModel):
 class Listing(WireModel):
     voice_connector_id: str
     credentials: tuple[Credential, ...]
+    # The usernames the connector's secret labels AWSCURRENT and (for an unfinished successor) AWSPENDING.
+    current: str | None = None
+    pending: str | None = None
 
 
 class FindStaleRequest(ConnectorTask):
     credentials: tuple[Credential, ...]
+    current: str | None = None
+    pending: str | None = None
 
 
 class VerdictEntry(WireModel):
@@ -118,12 +130,19 @@ class VerdictEntry(WireModel):
     age_days: int
 
 
+class RotationEntry(WireModel):
+    due: bool
+    reason: RotationReason
+
+
 class ConnectorPlan(WireModel):
     voice_connector_id: str
     listed: tuple[str, ...]
     stale: tuple[str, ...]
     kept: tuple[str, ...]
     verdicts: tuple[VerdictEntry, ...]
+    current: str | None
+    rotation: RotationEntry
 
 
 class DeletionRequest(ConnectorTask):
@@ -137,3 +156,25 @@ class DeletionResult(WireModel):
     # Planned as stale, but no longer present or no longer stale when the delete step re-listed.
     skipped: tuple[str, ...]
     ledger_updated: bool = True
+
+
+IssueStep = Literal["CreateSecret", "SetSecret", "TestSecret", "FinishSecret"]
+
+
+class Successor(WireModel):
+    """A successor credential as the state machine and the audit event see it: never its password."""
+
+    username: str
+    secret_arn: str
+    version_id: str
+    issued_at: AwareDatetime
+    # True once AWSCURRENT names it: the phone system is told to use it.
+    promoted: bool = False
+
+
+class IssueRequest(ConnectorTask):
+    """One step of issuing a successor, in the order of Secrets Manager's rotation contract."""
+
+    step: IssueStep
+    execution_arn: str
+    successor: Successor | None = None

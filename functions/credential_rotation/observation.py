@@ -1,22 +1,38 @@
-"""List a connector's usernames and record them in the ledger, which dates them."""
+"""List a connector's usernames, date them in the ledger, and read which ones its secret names."""
 
 from datetime import datetime
 
 from credential_rotation.chime import VoiceConnectorCredentials
 from credential_rotation.ledger import CredentialLedger
 from credential_rotation.models import Credential, Listing
+from credential_rotation.secret_store import CURRENT, ConnectorSecrets, secret_name
 
 
 def observe_connector(
-    voice_connector_id: str, now: datetime, chime: VoiceConnectorCredentials, ledger: CredentialLedger
+    voice_connector_id: str,
+    now: datetime,
+    secret_name_prefix: str,
+    chime: VoiceConnectorCredentials,
+    ledger: CredentialLedger,
+    secrets: ConnectorSecrets,
 ) -> Listing:
     usernames = chime.usernames(voice_connector_id)
     # Recording is observation, not change: a dry run records first-seen dates too.
     first_seen = ledger.observe(voice_connector_id, usernames, now)
+    name = secret_name(secret_name_prefix, voice_connector_id)
+    state = secrets.state(name)
+    current = pending = None
+    if state is not None:
+        if (version := state.labelled(CURRENT)) is not None:
+            current = secrets.read(name, version).username
+        if (version := state.unfinished()) is not None:
+            pending = secrets.read(name, version).username
     return Listing(
         voice_connector_id=voice_connector_id,
         credentials=tuple(
             Credential(username=username, first_seen_at=first_seen[username])
             for username in sorted(first_seen)
         ),
+        current=current,
+        pending=pending,
     )

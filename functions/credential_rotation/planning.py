@@ -4,16 +4,27 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from credential_rotation.errors import DeletionLimitExceeded
-from credential_rotation.models import ConnectorPlan, FindStaleRequest, VerdictEntry
+from credential_rotation.models import ConnectorPlan, FindStaleRequest, RotationEntry, VerdictEntry
 from credential_rotation.policy import judge
+from credential_rotation.rotation_due import decide
 
 
 def plan_connector(request: FindStaleRequest) -> ConnectorPlan:
+    first_seen = {credential.username: credential.first_seen_at for credential in request.credentials}
     plan = judge(
-        usernames=[credential.username for credential in request.credentials],
-        first_seen={credential.username: credential.first_seen_at for credential in request.credentials},
+        usernames=list(first_seen),
+        first_seen=first_seen,
         now=request.now,
         settings=request.policy.settings(),
+        current=request.current,
+    )
+    rotation = decide(
+        first_seen,
+        request.now,
+        rotate=request.policy.rotate,
+        rotate_after_days=request.policy.rotate_after_days,
+        # A pending successor that is not on the connector is finished all the same: SetSecret puts it.
+        pending=request.pending,
     )
     return ConnectorPlan(
         voice_connector_id=request.voice_connector_id,
@@ -29,6 +40,8 @@ def plan_connector(request: FindStaleRequest) -> ConnectorPlan:
             )
             for verdict in plan.verdicts
         ),
+        current=request.current,
+        rotation=RotationEntry(due=rotation.due, reason=rotation.reason),
     )
 
 

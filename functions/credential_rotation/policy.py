@@ -8,14 +8,17 @@ Rules of ``judge``:
 
 - A username listed twice counts once. A username with no first-seen record is dated ``now``.
 - Each username gets the first reason that applies:
+  CURRENT when the connector's secret names it AWSCURRENT (the credential the phone system is told to use);
   NEW when first seen at or after ``now`` (recorded by this very run);
   PROTECTED when it matches a ``protected_patterns`` glob (``fnmatch``, case-sensitive);
   YOUNG when its age (``now - first_seen``) is at most ``max_age_days`` days;
   otherwise it is a candidate.
 - The ``min_keep`` youngest usernames, counted over all of them whatever their reason, are kept:
-  candidates among them get KEPT_FOR_MIN_KEEP, the other candidates are STALE. Deleting a connector's
-  last credential switches authentication off, so a plan never leaves fewer than
-  ``min(min_keep, number of usernames)``.
+  candidates among them get KEPT_FOR_MIN_KEEP. Deleting a connector's last credential switches
+  authentication off, so a plan never leaves fewer than ``min(min_keep, number of usernames)``.
+- Grace: a remaining candidate is STALE only if some younger username has existed for at least
+  ``grace_days`` days (its successor had time to reach the phone system); otherwise it is IN_GRACE.
+  A username first seen after ``now`` has existed for zero days.
 - Youngest first: latest first-seen first; on a tie the username that sorts last is younger, because
   issued usernames carry their issue date.
 - ``now`` and every first-seen date must be timezone-aware.
@@ -36,10 +39,12 @@ _ONE_DAY = timedelta(days=1)
 
 
 class Reason(StrEnum):
+    CURRENT = "current"
     NEW = "new"
     PROTECTED = "protected"
     YOUNG = "young"
     KEPT_FOR_MIN_KEEP = "kept-for-min-keep"
+    IN_GRACE = "in-grace"
     STALE = "stale"
 
 
@@ -48,12 +53,19 @@ class PolicySettings:
     max_age_days: int
     min_keep: int
     protected_patterns: tuple[str, ...] = ()
+    grace_days: int = 0
 
     def __post_init__(self) -> None:
         if self.max_age_days < 1:
             raise ValueError(f"max_age_days must be at least 1, got {self.max_age_days}")
         if self.min_keep < 1:
             raise ValueError(f"min_keep must be at least 1, got {self.min_keep}")
+        if self.grace_days < 0:
+            raise ValueError(f"grace_days must not be negative, got {self.grace_days}")
+
+    @property
+    def grace(self) -> timedelta:
+        return timedelta(days=self.grace_days)
 
 
 @dataclass(frozen=True)
@@ -97,19 +109,26 @@ def judge(
     first_seen: Mapping[str, datetime],
     now: datetime,
     settings: PolicySettings,
+    current: str | None = None,
 ) -> Plan:
+    """Judge one connector; ``current`` is the username its secret's AWSCURRENT names, if any."""
     _require_aware(now, "now")
     for seen in first_seen.values():
         _require_aware(seen, "first_seen")
 
     # Keyed by username, so a username listed twice counts once.
     dated = {username: first_seen.get(username, now) for username in usernames}
-    youngest = set(youngest_first(dated)[: settings.min_keep])
+    order = youngest_first(dated)
+    youngest = set(order[: settings.min_keep])
     verdicts = []
     for username in sorted(dated):
-        reason = _exemption(username, dated[username], now, settings)
-        if reason is None:
-            reason = Reason.KEPT_FOR_MIN_KEEP if username in youngest else Reason.STALE
+        reason = _exemption(username, dated[username], now, settings, current)
+        if reason is None and username in youngest:
+            reason = Reason.KEPT_FOR_MIN_KEEP
+        elif reason is None:
+            younger = order[: order.index(username)]
+            successor_settled = any(_existed(dated[other], now) >= settings.grace for other in younger)
+            reason = Reason.STALE if successor_settled else Reason.IN_GRACE
         verdicts.append(
             Verdict(
                 username=username,
@@ -128,18 +147,23 @@ def confirm_deletions(
     first_seen: Mapping[str, datetime],
     now: datetime,
     settings: PolicySettings,
+    current: str | None = None,
 ) -> tuple[str, ...]:
     """The planned usernames that are still listed and still stale when judged on the fresh listing.
 
     Judging the whole fresh listing counts usernames added since planning toward MinKeep, so what is
     returned can be deleted without leaving fewer than ``min(min_keep, len(fresh))``.
     """
-    still_stale = set(judge(fresh_usernames, first_seen, now, settings).stale)
+    still_stale = set(judge(fresh_usernames, first_seen, now, settings, current).stale)
     return tuple(sorted(still_stale.intersection(planned_stale)))
 
 
-def _exemption(username: str, seen: datetime, now: datetime, settings: PolicySettings) -> Reason | None:
+def _exemption(
+    username: str, seen: datetime, now: datetime, settings: PolicySettings, current: str | None
+) -> Reason | None:
     """Why a username is kept whatever MinKeep says, or None when it is a candidate for deletion."""
+    if username == current:
+        return Reason.CURRENT
     if seen >= now:
         return Reason.NEW
     if is_protected(username, settings.protected_patterns):
@@ -147,6 +171,10 @@ def _exemption(username: str, seen: datetime, now: datetime, settings: PolicySet
     if now - seen <= timedelta(days=settings.max_age_days):
         return Reason.YOUNG
     return None
+
+
+def _existed(seen: datetime, now: datetime) -> timedelta:
+    return max(timedelta(0), now - seen)
 
 
 def _require_aware(moment: datetime, name: str) -> None:

@@ -8,18 +8,20 @@ from credential_rotation.chime import VoiceConnectorCredentials
 from credential_rotation.ledger import CredentialLedger
 from credential_rotation.models import DeletionRequest, DeletionResult
 from credential_rotation.policy import confirm_deletions
+from credential_rotation.secret_store import CURRENT, ConnectorSecrets, secret_name
 
 
 def retire_stale(
     request: DeletionRequest,
     chime: VoiceConnectorCredentials,
     ledger: CredentialLedger,
+    secrets: ConnectorSecrets,
     deleted_at: datetime,
 ) -> DeletionResult:
     """Re-list first: between planning and now a person or another run may have changed the connector.
 
     Only usernames still present and still stale on the fresh listing are deleted, with MinKeep checked
-    again against that listing, in one call.
+    again against that listing and AWSCURRENT read again from the secret, in one call.
     """
     vc_id = request.voice_connector_id
     fresh = chime.usernames(vc_id)
@@ -29,6 +31,7 @@ def retire_stale(
         first_seen=ledger.first_seen(vc_id),
         now=request.now,
         settings=request.policy.settings(),
+        current=secrets.username_at(secret_name(request.policy.secret_name_prefix, vc_id), CURRENT),
     )
     ledger_updated = True
     if confirmed:

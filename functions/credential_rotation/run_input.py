@@ -16,6 +16,7 @@ from credential_rotation.config import Settings
 from credential_rotation.errors import InvalidInput, TooManyVoiceConnectors
 from credential_rotation.models import Policy, Run, describe
 from credential_rotation.models import Trigger as TriggerName
+from credential_rotation.successor import USERNAME_PREFIX
 
 # The botocore model's pattern for a voice connector id; the API itself does not enforce it client-side.
 VOICE_CONNECTOR_ID = re.compile(
@@ -27,6 +28,8 @@ MAX_AGE_DAYS_LIMIT = 36_500
 MIN_KEEP_LIMIT = 100
 MAX_DELETIONS_LIMIT = 10_000
 MAX_PROTECTED_PATTERNS = 100
+# Secrets Manager's name characters; the connector id (up to 36 characters) follows the prefix.
+SECRET_NAME_PREFIX_PATTERN = r"[A-Za-z0-9/_+=.@-]{1,200}"  # noqa: S105 (a name pattern, not a password)
 
 
 def _voice_connector_id(value: str) -> str:
@@ -63,6 +66,13 @@ class RunInput(BaseModel):
     MinKeep: Annotated[int, Field(ge=1, le=MIN_KEEP_LIMIT)] | None = None
     ProtectedUsernames: Annotated[list[Pattern], Field(max_length=MAX_PROTECTED_PATTERNS)] | None = None
     MaxDeletions: Annotated[int, Field(ge=0, le=MAX_DELETIONS_LIMIT)] | None = None
+    GraceDays: Annotated[int, Field(ge=0, le=MAX_AGE_DAYS_LIMIT)] | None = None
+    Rotate: bool | None = None
+    RotateAfterDays: Annotated[int, Field(ge=1, le=MAX_AGE_DAYS_LIMIT)] | None = None
+    UsernamePrefix: Annotated[str, StringConstraints(pattern=f"^{USERNAME_PREFIX.pattern}$")] | None = None
+    SecretNamePrefix: Annotated[str, StringConstraints(pattern=f"^{SECRET_NAME_PREFIX_PATTERN}$")] | None = (
+        None
+    )
     Trigger: TriggerName | None = None
     Comment: Any = None
 
@@ -87,6 +97,11 @@ def stack_defaults(settings: Settings) -> RunInput:
                 "MinKeep": settings.default_min_keep,
                 "ProtectedUsernames": settings.default_protected_usernames,
                 "MaxDeletions": settings.default_max_deletions,
+                "GraceDays": settings.default_grace_days,
+                "Rotate": settings.default_rotate,
+                "RotateAfterDays": settings.default_rotate_after_days,
+                "UsernamePrefix": settings.default_username_prefix,
+                "SecretNamePrefix": settings.secret_name_prefix,
             }
         )
     except ValidationError as error:
@@ -107,6 +122,11 @@ def resolve_run(
         value = getattr(given, name)
         return getattr(defaults, name) if value is None else value
 
+    if not pick("SecretNamePrefix").startswith(settings.secret_name_prefix):
+        raise InvalidInput(
+            "execution input: SecretNamePrefix: must begin with the stack's SecretNamePrefix, "
+            f"{settings.secret_name_prefix!r}: the functions may touch no other secret"
+        )
     voice_connector_ids = pick("VoiceConnectorIds")
     if voice_connector_ids is None:
         voice_connector_ids = sorted(set(list_voice_connector_ids()))
@@ -125,6 +145,11 @@ def resolve_run(
             min_keep=pick("MinKeep"),
             protected_usernames=tuple(pick("ProtectedUsernames")),
             max_deletions=pick("MaxDeletions"),
+            grace_days=pick("GraceDays"),
+            rotate=pick("Rotate"),
+            rotate_after_days=pick("RotateAfterDays"),
+            username_prefix=pick("UsernamePrefix"),
+            secret_name_prefix=pick("SecretNamePrefix"),
         ),
         voice_connector_ids=tuple(voice_connector_ids),
         max_concurrency=settings.max_concurrency,

@@ -9,10 +9,15 @@ from credential_rotation.audit_topic import AuditTopic
 from credential_rotation.chime import VoiceConnectorCredentials
 from credential_rotation.config import get_settings
 from credential_rotation.ledger import CredentialLedger
+from credential_rotation.secret_store import ConnectorSecrets
 
 # One attempt per call: Step Functions owns the retry policy, so every retry shows in the execution
 # history. (botocore's default "standard" mode would silently retry 5xx, and it never retries Chime's 429.)
 CHIME_CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1})
+# Secrets Manager, DynamoDB and SNS keep the SDK's standard retries (throttling and 5xx, three attempts),
+# written out so that no default decides it. What outlasts them fails the task, and the state machine's
+# Retry or Catch takes over.
+AWS_CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 3})
 
 
 @cache
@@ -22,15 +27,24 @@ def voice_connectors() -> VoiceConnectorCredentials:
 
 @cache
 def ledger() -> CredentialLedger:
-    return CredentialLedger(boto3.client("dynamodb"), get_settings().ledger_table_name)
+    return CredentialLedger(
+        boto3.client("dynamodb", config=AWS_CLIENT_CONFIG), get_settings().ledger_table_name
+    )
+
+
+@cache
+def connector_secrets() -> ConnectorSecrets:
+    return ConnectorSecrets(
+        boto3.client("secretsmanager", config=AWS_CLIENT_CONFIG), get_settings().secrets_kms_key_id
+    )
 
 
 @cache
 def audit_topic() -> AuditTopic:
-    return AuditTopic(boto3.client("sns"), get_settings().audit_topic_arn)
+    return AuditTopic(boto3.client("sns", config=AWS_CLIENT_CONFIG), get_settings().audit_topic_arn)
 
 
 def reset() -> None:
     """Forget the clients and settings, as a new container would (the offline sandbox redeploys)."""
-    for factory in (voice_connectors, ledger, audit_topic, get_settings):
+    for factory in (voice_connectors, ledger, connector_secrets, audit_topic, get_settings):
         factory.cache_clear()

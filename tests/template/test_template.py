@@ -22,8 +22,16 @@ LAMBDA_TRANSIENT = {
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 }
-CHIME_TASKS = {"ResolveRun", "ListCredentials", "DeleteCredentials"}
+SECRETS_RETRYABLE = {"InternalServiceError"}
+CHIME_TASKS = {"ResolveRun", "ListCredentials", "SetSecret", "TestSecret", "DeleteCredentials"}
+SECRETS_TASKS = {"ListCredentials", "CreateSecret", "SetSecret", "FinishSecret", "DeleteCredentials"}
+# The four steps of issuing run one function, as a Secrets Manager rotation function runs its four steps.
+ISSUE_STEPS = {"CreateSecret", "SetSecret", "TestSecret", "FinishSecret"}
 VOICE_CONNECTOR_ARN = {"Fn::Sub": "arn:${AWS::Partition}:chime:${AWS::Region}:${AWS::AccountId}:vc/*"}
+SECRETS_ARN = {
+    "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
+    ":secret:${SecretNamePrefix}*"
+}
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +77,13 @@ def test_every_task_runs_a_function_of_this_stack(template, states):
     }
     tasks = {name: state for name, state in states.items() if state["Type"] == "Task"}
     assert tasks
+    expected = {name: "IssueSuccessor" if name in ISSUE_STEPS else name for name in tasks}
     for name, task in tasks.items():
         placeholder = task["Resource"].removeprefix("${").removesuffix("}")
-        assert substitutions[placeholder] == {"Fn::GetAtt": [f"{name}Function", "Arn"]}, name
-    assert {f"{name}Function" for name in tasks} == functions
+        assert substitutions[placeholder] == {"Fn::GetAtt": [f"{expected[name]}Function", "Arn"]}, name
+        if name in ISSUE_STEPS:
+            assert task["Parameters"]["Step"] == name
+    assert {f"{name}Function" for name in expected.values()} == functions
 
 
 def test_the_state_machine_may_invoke_exactly_its_functions(template):
@@ -81,16 +92,27 @@ def test_the_state_machine_may_invoke_exactly_its_functions(template):
     assert invoked == {value["Fn::GetAtt"][0] for value in properties["DefinitionSubstitutions"].values()}
 
 
-@pytest.mark.parametrize("task", sorted(CHIME_TASKS))
-def test_chime_tasks_retry_exactly_the_transient_errors(states, task):
+@pytest.mark.parametrize("task", sorted(CHIME_TASKS | SECRETS_TASKS))
+def test_aws_tasks_retry_exactly_the_transient_errors_of_the_services_they_call(states, task):
     retried = {error for retrier in states[task]["Retry"] for error in retrier["ErrorEquals"]}
-    assert retried == CHIME_RETRYABLE | LAMBDA_TRANSIENT
+    expected = set(LAMBDA_TRANSIENT)
+    if task in CHIME_TASKS:
+        expected |= CHIME_RETRYABLE
+    if task in SECRETS_TASKS:
+        expected |= SECRETS_RETRYABLE
+    assert retried == expected
     assert not retried & CHIME_NOT_RETRYABLE
 
 
-def test_chime_tasks_share_one_retry_policy(states):
-    policies = {json.dumps(states[task]["Retry"], sort_keys=True) for task in CHIME_TASKS}
-    assert len(policies) == 1
+def test_each_kind_of_error_has_one_retry_policy_across_tasks(states):
+    by_errors: dict[str, set[str]] = {}
+    for state in states.values():
+        for retrier in state.get("Retry", []):
+            by_errors.setdefault(",".join(sorted(retrier["ErrorEquals"])), set()).add(
+                json.dumps(retrier, sort_keys=True)
+            )
+    assert len(by_errors) >= 4
+    assert all(len(policies) == 1 for policies in by_errors.values()), by_errors
 
 
 def test_every_retrier_backs_off_exponentially_with_full_jitter_and_a_cap(states):
@@ -127,6 +149,12 @@ def test_the_schedule_starts_runs_marked_as_scheduled(template):
         ("VoiceConnectorIds", ""),
         ("MaxConcurrency", 5),
         ("ScheduleTimezone", "UTC"),
+        ("Rotate", "false"),
+        ("RotateAfterDays", 60),
+        ("GraceDays", 7),
+        ("UsernamePrefix", "sip-"),
+        ("SecretNamePrefix", "chime-voice-connector/termination/"),
+        ("SecretsKmsKeyArn", ""),
     ],
 )
 def test_parameter_defaults(template, parameter, default):
@@ -140,8 +168,15 @@ def test_the_functions_get_every_setting_they_read(template):
 
 
 def function_statements(template: dict, function: str) -> list[dict]:
-    policies = template["Resources"][function]["Properties"].get("Policies", [])
-    return [statement for policy in policies for statement in policy["Statement"]]
+    """Every statement a function may be granted, both branches of a conditional policy included."""
+    statements = []
+    for policy in template["Resources"][function]["Properties"].get("Policies", []):
+        if "Fn::If" in policy:
+            _, granted, otherwise = policy["Fn::If"]
+            assert otherwise == {"Ref": "AWS::NoValue"}
+            policy = granted
+        statements.extend(policy["Statement"])
+    return statements
 
 
 def actions(statement: dict) -> list[str]:
@@ -156,6 +191,9 @@ EXPECTED_ACTIONS = {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
+        "kms:Decrypt",
     },
     "FindStaleFunction": set(),
     "CheckDeletionLimitFunction": set(),
@@ -164,6 +202,21 @@ EXPECTED_ACTIONS = {
         "chime:DeleteVoiceConnectorTerminationCredentials",
         "dynamodb:Query",
         "dynamodb:UpdateItem",
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
+        "kms:Decrypt",
+    },
+    "IssueSuccessorFunction": {
+        "chime:PutVoiceConnectorTerminationCredentials",
+        "chime:ListVoiceConnectorTerminationCredentials",
+        "secretsmanager:CreateSecret",
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:UpdateSecretVersionStage",
+        "dynamodb:UpdateItem",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
     },
     "PublishAuditFunction": {"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"},
 }
@@ -182,6 +235,7 @@ def test_every_permission_is_scoped_to_this_stack_or_this_accounts_voice_connect
         "chime:ListVoiceConnectors": "*",  # the API supports no resource-level permission
         "chime:": VOICE_CONNECTOR_ARN,
         "dynamodb:": {"Fn::GetAtt": ["LedgerTable", "Arn"]},
+        "secretsmanager:": SECRETS_ARN,
         "sns:": {"Ref": "AuditTopic"},
         "kms:": {"Fn::GetAtt": ["AuditKey", "Arn"]},
     }
@@ -191,6 +245,12 @@ def test_every_permission_is_scoped_to_this_stack_or_this_accounts_voice_connect
             for action in actions(statement):
                 assert "*" not in action
                 key = action if action in expected_resource else action.split(":")[0] + ":"
+                if statement["Resource"] == {"Ref": "SecretsKmsKeyArn"}:
+                    # The secrets' own key, usable only through Secrets Manager.
+                    assert action.startswith("kms:")
+                    via = statement["Condition"]["StringEquals"]["kms:ViaService"]
+                    assert via == {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}
+                    continue
                 assert statement["Resource"] == expected_resource[key], action
 
 

@@ -33,7 +33,15 @@ def reasons(plan: Plan) -> dict[str, Reason]:
 
 
 def test_reasons_have_the_wire_values_the_audit_records() -> None:
-    assert [reason.value for reason in Reason] == ["new", "protected", "young", "kept-for-min-keep", "stale"]
+    assert [reason.value for reason in Reason] == [
+        "current",
+        "new",
+        "protected",
+        "young",
+        "kept-for-min-keep",
+        "in-grace",
+        "stale",
+    ]
 
 
 def test_a_username_without_a_record_is_new_dated_now() -> None:

@@ -41,7 +41,17 @@ def test_a_real_run_deletes_the_stale_and_keeps_the_rest(sandbox, fleet, audit_s
     assert event["Outcome"] == "SUCCEEDED"
     assert event["DryRun"] is False
     assert event["Trigger"] == "manual"
-    assert event["Policy"] == {"MaxAgeDays": 90, "MinKeep": 1, "ProtectedUsernames": [], "MaxDeletions": 20}
+    assert event["Policy"] == {
+        "MaxAgeDays": 90,
+        "MinKeep": 1,
+        "ProtectedUsernames": [],
+        "MaxDeletions": 20,
+        "GraceDays": 7,
+        "Rotate": False,
+        "RotateAfterDays": 60,
+        "UsernamePrefix": "sip-",
+        "SecretNamePrefix": "chime-voice-connector/termination/",
+    }
     pbx = connector(event, fleet.ids["pbx"])
     assert pbx["Stale"] == pbx["Deleted"] == ["sip-old-1", "sip-old-2"]
     assert pbx["Kept"] == ["sip-new"]

@@ -17,7 +17,13 @@ logger = Logger()
 def handler(event: dict, context: LambdaContext) -> dict:
     request = DeletionRequest.parse(event)
     logger.append_keys(voice_connector_id=request.voice_connector_id)
-    result = retire_stale(request, wiring.voice_connectors(), wiring.ledger(), deleted_at=datetime.now(UTC))
+    result = retire_stale(
+        request,
+        wiring.voice_connectors(),
+        wiring.ledger(),
+        wiring.connector_secrets(),
+        deleted_at=datetime.now(UTC),
+    )
     logger.info(
         "Stale credentials deleted",
         extra={

@@ -1,4 +1,4 @@
-"""ListCredentials task: list one connector's usernames and date them in the ledger."""
+"""ListCredentials task: list one connector's usernames, date them in the ledger, read its secret's stages."""
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,7 +15,14 @@ logger = Logger()
 def handler(event: dict, context: LambdaContext) -> dict:
     task = ConnectorTask.parse(event)
     logger.append_keys(voice_connector_id=task.voice_connector_id)
-    listing = observe_connector(task.voice_connector_id, task.now, wiring.voice_connectors(), wiring.ledger())
+    listing = observe_connector(
+        task.voice_connector_id,
+        task.now,
+        task.policy.secret_name_prefix,
+        wiring.voice_connectors(),
+        wiring.ledger(),
+        wiring.connector_secrets(),
+    )
     usernames = [credential.username for credential in listing.credentials]
     logger.info("Credentials listed", extra={"usernames": fingerprints(task.voice_connector_id, usernames)})
     return listing.to_wire()
