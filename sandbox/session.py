@@ -25,6 +25,7 @@ from moto.sns.models import sns_backends
 
 from credential_rotation import wiring
 from sandbox import chime_emulator
+from sandbox.aws_faults import AwsFaults
 from sandbox.executions import Execution, wait_for
 from sandbox.lambda_runtime import FunctionLogs, Invocation, in_process_lambda
 from sandbox.retry_clock import RetryClock
@@ -59,6 +60,7 @@ class Sandbox:
         self.retry_clock = RetryClock(jitter=jitter)
         self.invocations: list[Invocation] = []
         self.function_logs = FunctionLogs()
+        self.aws_faults = AwsFaults()
         self._exit = ExitStack()
         self.stack: DeployedStack
         self._audit_cursor = 0
@@ -69,6 +71,7 @@ class Sandbox:
             self._traveller = self._exit.enter_context(time_machine.travel(self._start, tick=True))
             self._exit.enter_context(mock_aws(config=MOTO_CONFIG))
             chime_emulator.install()
+            self._exit.enter_context(self.aws_faults.installed())
             self._exit.enter_context(in_process_lambda(self.invocations.append, self.function_logs))
             self._exit.enter_context(self.retry_clock.installed())
             # A new stack is a new set of containers: no client or setting survives from a previous one.
@@ -151,6 +154,22 @@ class Sandbox:
             stateMachineArn=target["Arn"], name=str(uuid.uuid4()), input=target.get("Input", "{}")
         )["executionArn"]
         return self.wait(execution_arn)
+
+    def secret(self, voice_connector_id: str, prefix: str = "chime-voice-connector/termination/") -> dict:
+        """The connector's secret: {stage: value} for its labelled versions, and the unlabelled versions."""
+        secrets = self.client("secretsmanager")
+        name = f"{prefix}{voice_connector_id}"
+        try:
+            versions = secrets.describe_secret(SecretId=name).get("VersionIdsToStages", {})
+        except secrets.exceptions.ResourceNotFoundException:
+            return {}
+        staged: dict[str, Any] = {"Versions": {}}
+        for version, stages in versions.items():
+            value = json.loads(secrets.get_secret_value(SecretId=name, VersionId=version)["SecretString"])
+            staged["Versions"][version] = value | {"Stages": sorted(stages)}
+            for stage in stages:
+                staged[stage] = value | {"VersionId": version}
+        return staged
 
     def audit_messages(self) -> list[dict[str, Any]]:
         """The audit messages published since the last call, each with its attributes, as SNS took them.

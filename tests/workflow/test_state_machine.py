@@ -77,7 +77,7 @@ def test_a_dry_run_judges_everything_and_changes_nothing(sandbox, fleet, audit_s
     assert pbx["Deleted"] == []
     assert sorted(sandbox.usernames(fleet.ids["pbx"])) == ["sip-new", "sip-old-1", "sip-old-2"]
     assert chime_calls(sandbox, DELETE) == []
-    assert "DeleteStale" not in execution.states_entered()
+    assert "ApplyPlans" not in execution.states_entered()
 
 
 def test_the_stack_default_is_a_dry_run(sandbox, fleet, audit_schema):

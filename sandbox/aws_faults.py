@@ -1,0 +1,92 @@
+"""Faults for the AWS calls that moto answers (Secrets Manager, DynamoDB, SNS): the Chime SDK Voice
+emulator has its own.
+
+Hooked into botocore's ``before-call`` and ``after-call`` events of boto3's default session, which both
+the handlers and the tests use. A scripted error is answered before the call reaches moto, after the SDK's
+own retries would have run: it stands for a fault that outlasted them. A crash lets the call take effect
+and then kills the Lambda function before it can return, as a timeout or an out-of-memory kill would.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.awsrequest import AWSResponse
+
+# HTTP status of the errors the tests inject, as the services answer them.
+ERROR_STATUS = {
+    "ThrottlingException": 400,
+    "InternalServiceError": 500,
+    "ProvisionedThroughputExceededException": 400,
+    "InternalServerError": 500,
+    "InternalError": 500,
+    "KMSThrottlingException": 400,
+    "AccessDeniedException": 400,
+}
+
+
+class LambdaCrashed(Exception):
+    """The function died after its AWS call took effect and before it returned."""
+
+
+@dataclass
+class Fault:
+    service: str
+    operation: str
+    error: str | None  # None: crash after the call instead of answering an error
+
+
+@dataclass
+class AwsFaults:
+    pending: list[Fault] = field(default_factory=list)
+    injected: list[Fault] = field(default_factory=list)
+
+    def script(self, service: str, operation: str, errors: list[str]) -> None:
+        """The next calls of ``operation`` answer these errors, one call each."""
+        self.pending.extend(Fault(service, operation, error) for error in errors)
+
+    def crash_after(self, service: str, operation: str, times: int = 1) -> None:
+        self.pending.extend(Fault(service, operation, None) for _ in range(times))
+
+    def clear(self) -> None:
+        self.pending.clear()
+
+    def _take(self, service: str, operation: str, crash: bool) -> Fault | None:
+        for fault in self.pending:
+            if (fault.service, fault.operation, fault.error is None) == (service, operation, crash):
+                self.pending.remove(fault)
+                self.injected.append(fault)
+                return fault
+        return None
+
+    def _before_call(self, model: Any, **_: Any) -> tuple[AWSResponse, dict] | None:
+        fault = self._take(model.service_model.service_id.hyphenize(), model.name, crash=False)
+        if fault is None:
+            return None
+        status = ERROR_STATUS.get(fault.error, 500)
+        response = AWSResponse("https://sandbox.invalid/", status, {}, None)
+        parsed = {
+            "Error": {"Code": fault.error, "Message": f"injected by the sandbox: {fault.error}"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        }
+        return response, parsed
+
+    def _after_call(self, model: Any, http_response: Any, **_: Any) -> None:
+        if http_response.status_code >= 300:
+            return
+        if self._take(model.service_model.service_id.hyphenize(), model.name, crash=True) is not None:
+            raise LambdaCrashed(f"the function died after {model.name} took effect")
+
+    @contextmanager
+    def installed(self) -> Iterator["AwsFaults"]:
+        # Clients copy the session's handlers when they are built: install before any client exists.
+        events = boto3._get_default_session().events
+        events.register("before-call", self._before_call, unique_id="sandbox-aws-faults-before")
+        events.register("after-call", self._after_call, unique_id="sandbox-aws-faults-after")
+        try:
+            yield self
+        finally:
+            events.unregister("before-call", unique_id="sandbox-aws-faults-before")
+            events.unregister("after-call", unique_id="sandbox-aws-faults-after")
