@@ -4,6 +4,7 @@ The expectations are written from the rules, not from the module's helpers, so a
 confirm itself.
 """
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -21,6 +22,7 @@ POLICIES = st.builds(
     max_age_days=st.integers(min_value=1, max_value=5),
     min_keep=st.integers(min_value=1, max_value=5),
     protected_patterns=st.lists(PATTERNS, max_size=2).map(tuple),
+    grace_days=st.integers(min_value=0, max_value=5),
 )
 EXAMPLES = settings(max_examples=250, deadline=None)
 
@@ -31,6 +33,7 @@ class Scenario:
     first_seen: dict[str, datetime]
     now: datetime
     policy: PolicySettings
+    current: str | None = None
 
     def dated(self) -> dict[str, datetime]:
         return {username: self.first_seen.get(username, self.now) for username in self.usernames}
@@ -38,21 +41,45 @@ class Scenario:
     def is_candidate(self, username: str) -> bool:
         seen = self.dated()[username]
         return (
-            seen < self.now
+            username != self.current
+            and seen < self.now
             and not is_protected(username, self.policy.protected_patterns)
             and self.now - seen > timedelta(days=self.policy.max_age_days)
         )
 
-    def younger_than(self, username: str) -> int:
+    def younger(self, username: str) -> list[str]:
         dated = self.dated()
-        return sum((seen, other) > (dated[username], username) for other, seen in dated.items())
+        return [other for other, seen in dated.items() if (seen, other) > (dated[username], username)]
+
+    def younger_than(self, username: str) -> int:
+        return len(self.younger(username))
+
+    def existed(self, username: str) -> timedelta:
+        seen = self.dated()[username]
+        return self.now - seen if seen < self.now else timedelta(0)
+
+    def has_settled_successor(self, username: str) -> bool:
+        """Some younger username has existed for at least ``grace_days`` days."""
+        return any(
+            self.existed(other) >= timedelta(days=self.policy.grace_days) for other in self.younger(username)
+        )
 
 
-def ages(max_age_days: int) -> st.SearchStrategy[timedelta]:
+def ages(max_age_days: int, grace_days: int = 0) -> st.SearchStrategy[timedelta]:
     max_age = timedelta(days=max_age_days)
+    grace = timedelta(days=grace_days)
     one_second = timedelta(seconds=1)
     boundaries = st.sampled_from(
-        [timedelta(0), -one_second, max_age - one_second, max_age, max_age + one_second]
+        [
+            timedelta(0),
+            -one_second,
+            max_age - one_second,
+            max_age,
+            max_age + one_second,
+            grace - one_second,
+            grace,
+            grace + one_second,
+        ]
     )
     # Whole days make equal dates, and so the username tie-break, common.
     whole_days = st.integers(min_value=0, max_value=3 * max_age_days).map(lambda days: timedelta(days=days))
@@ -60,14 +87,16 @@ def ages(max_age_days: int) -> st.SearchStrategy[timedelta]:
     return st.one_of(boundaries, whole_days, anywhere)
 
 
-def dates(now: datetime, max_age_days: int) -> st.SearchStrategy[datetime]:
+def dates(now: datetime, max_age_days: int, grace_days: int = 0) -> st.SearchStrategy[datetime]:
     return st.builds(
-        lambda age, zone: (now - age).astimezone(zone), ages(max_age_days), st.sampled_from(ZONES)
+        lambda age, zone: (now - age).astimezone(zone), ages(max_age_days, grace_days), st.sampled_from(ZONES)
     )
 
 
-def records(now: datetime, max_age_days: int, max_size: int) -> st.SearchStrategy[dict[str, datetime]]:
-    return st.dictionaries(USERNAMES, dates(now, max_age_days), max_size=max_size)
+def records(
+    now: datetime, max_age_days: int, max_size: int, grace_days: int = 0
+) -> st.SearchStrategy[dict[str, datetime]]:
+    return st.dictionaries(USERNAMES, dates(now, max_age_days, grace_days), max_size=max_size)
 
 
 @st.composite
@@ -81,14 +110,19 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     usernames = draw(st.lists(USERNAMES, max_size=8))
     # Some listed usernames have no record (judged new); some records belong to usernames no longer listed.
     first_seen = {
-        username: draw(dates(now, policy.max_age_days)) for username in usernames if draw(st.booleans())
+        username: draw(dates(now, policy.max_age_days, policy.grace_days))
+        for username in usernames
+        if draw(st.booleans())
     }
-    first_seen |= draw(records(now, policy.max_age_days, max_size=2))
-    return Scenario(usernames, first_seen, now, policy)
+    first_seen |= draw(records(now, policy.max_age_days, max_size=2, grace_days=policy.grace_days))
+    # The username the secret's AWSCURRENT names: usually listed, sometimes not (removed by hand), or none.
+    listed = st.sampled_from(usernames) if usernames else st.nothing()
+    current = draw(st.one_of(st.none(), listed, USERNAMES))
+    return Scenario(usernames, first_seen, now, policy, current)
 
 
 def judged(scenario: Scenario) -> Plan:
-    return judge(scenario.usernames, scenario.first_seen, scenario.now, scenario.policy)
+    return judge(scenario.usernames, scenario.first_seen, scenario.now, scenario.policy, scenario.current)
 
 
 # --- judge ------------------------------------------------------------------------------------------
@@ -129,7 +163,7 @@ def test_the_min_keep_youngest_are_never_stale(scenario: Scenario) -> None:
 
 @EXAMPLES
 @given(scenarios())
-def test_stale_and_kept_for_min_keep_are_exactly_the_candidates(scenario: Scenario) -> None:
+def test_stale_in_grace_and_kept_for_min_keep_are_exactly_the_candidates(scenario: Scenario) -> None:
     plan = judged(scenario)
     candidates = {username for username in scenario.usernames if scenario.is_candidate(username)}
 
@@ -137,7 +171,7 @@ def test_stale_and_kept_for_min_keep_are_exactly_the_candidates(scenario: Scenar
     assert {
         verdict.username
         for verdict in plan.verdicts
-        if verdict.reason in (Reason.STALE, Reason.KEPT_FOR_MIN_KEEP)
+        if verdict.reason in (Reason.STALE, Reason.KEPT_FOR_MIN_KEEP, Reason.IN_GRACE)
     } == candidates
 
 
@@ -148,7 +182,9 @@ def test_every_username_gets_the_first_reason_that_applies(scenario: Scenario) -
     policy = scenario.policy
     for verdict in judged(scenario).verdicts:
         seen = dated[verdict.username]
-        if seen >= scenario.now:
+        if verdict.username == scenario.current:
+            expected = Reason.CURRENT
+        elif seen >= scenario.now:
             expected = Reason.NEW
         elif is_protected(verdict.username, policy.protected_patterns):
             expected = Reason.PROTECTED
@@ -156,8 +192,10 @@ def test_every_username_gets_the_first_reason_that_applies(scenario: Scenario) -
             expected = Reason.YOUNG
         elif scenario.younger_than(verdict.username) < policy.min_keep:
             expected = Reason.KEPT_FOR_MIN_KEEP
-        else:
+        elif scenario.has_settled_successor(verdict.username):
             expected = Reason.STALE
+        else:
+            expected = Reason.IN_GRACE
         assert verdict.reason is expected
 
 
@@ -195,7 +233,9 @@ def test_the_plan_ignores_listing_order_and_duplicates(scenario: Scenario, data:
     reordered = data.draw(st.permutations(scenario.usernames + duplicates))
     reordered_records = dict(reversed(scenario.first_seen.items()))
 
-    assert judge(reordered, reordered_records, scenario.now, scenario.policy) == judged(scenario)
+    assert judge(reordered, reordered_records, scenario.now, scenario.policy, scenario.current) == judged(
+        scenario
+    )
 
 
 @EXAMPLES
@@ -203,7 +243,9 @@ def test_the_plan_ignores_listing_order_and_duplicates(scenario: Scenario, data:
 def test_the_plan_ignores_the_zone_dates_are_written_in(scenario: Scenario, zone: timezone) -> None:
     rezoned = {username: seen.astimezone(zone) for username, seen in scenario.first_seen.items()}
 
-    assert judge(scenario.usernames, rezoned, scenario.now.astimezone(zone), scenario.policy) == judged(
+    rezoned_now = scenario.now.astimezone(zone)
+
+    assert judge(scenario.usernames, rezoned, rezoned_now, scenario.policy, scenario.current) == judged(
         scenario
     )
 
@@ -216,7 +258,9 @@ def concurrent_changes(draw: st.DrawFn, scenario: Scenario) -> tuple[list[str], 
     """A fresh listing and ledger: some usernames removed, some added, some records new or rewritten."""
     still_listed = [username for username in scenario.usernames if draw(st.booleans())]
     added = draw(st.lists(USERNAMES, max_size=3))
-    ledger = scenario.first_seen | draw(records(scenario.now, scenario.policy.max_age_days, max_size=3))
+    ledger = scenario.first_seen | draw(
+        records(scenario.now, scenario.policy.max_age_days, max_size=3, grace_days=scenario.policy.grace_days)
+    )
     return still_listed + added, ledger
 
 
@@ -227,10 +271,11 @@ def test_confirmed_deletions_are_planned_listed_still_stale_and_keep_min_keep(da
     planned = judged(scenario).stale
     fresh, ledger = data.draw(concurrent_changes(scenario))
 
-    confirmed = confirm_deletions(planned, fresh, ledger, scenario.now, scenario.policy)
+    confirmed = confirm_deletions(planned, fresh, ledger, scenario.now, scenario.policy, scenario.current)
 
     assert set(confirmed) <= set(planned) & set(fresh)
-    assert set(confirmed) <= set(judge(fresh, ledger, scenario.now, scenario.policy).stale)
+    assert set(confirmed) <= set(judge(fresh, ledger, scenario.now, scenario.policy, scenario.current).stale)
+    assert scenario.current not in confirmed
     left = set(fresh) - set(confirmed)
     assert len(left) >= min(scenario.policy.min_keep, len(set(fresh)))
     assert not fresh or left
@@ -250,6 +295,78 @@ def test_usernames_added_without_other_changes_leave_the_plan_whole(data: st.Dat
         username: seen for username, seen in new_records.items() if username not in scenario.usernames
     } | scenario.first_seen
 
-    confirmed = confirm_deletions(planned, scenario.usernames + added, ledger, scenario.now, scenario.policy)
+    confirmed = confirm_deletions(
+        planned, scenario.usernames + added, ledger, scenario.now, scenario.policy, scenario.current
+    )
 
     assert confirmed == planned
+
+
+# --- the current username and grace -----------------------------------------------------------------
+
+
+@EXAMPLES
+@given(scenarios())
+def test_the_current_username_is_never_stale_and_is_current_when_listed(scenario: Scenario) -> None:
+    plan = judged(scenario)
+
+    assert scenario.current not in plan.stale
+    for verdict in plan.verdicts:
+        assert (verdict.reason is Reason.CURRENT) == (verdict.username == scenario.current)
+
+
+@EXAMPLES
+@given(scenarios())
+def test_no_stale_username_lacks_a_younger_username_that_existed_for_grace_days(scenario: Scenario) -> None:
+    dated = scenario.dated()
+    grace = timedelta(days=scenario.policy.grace_days)
+    for username in judged(scenario).stale:
+        younger = [other for other in dated if (dated[other], other) > (dated[username], username)]
+        assert any(max(timedelta(0), scenario.now - dated[other]) >= grace for other in younger)
+
+
+@EXAMPLES
+@given(scenarios())
+def test_candidates_outside_min_keep_are_stale_or_in_grace_exactly_per_the_grace_rule(
+    scenario: Scenario,
+) -> None:
+    plan = judged(scenario)
+    outside_min_keep = [
+        username
+        for username in set(scenario.usernames)
+        if scenario.is_candidate(username) and scenario.younger_than(username) >= scenario.policy.min_keep
+    ]
+
+    for username in outside_min_keep:
+        expected = Reason.STALE if scenario.has_settled_successor(username) else Reason.IN_GRACE
+        assert plan.reason_of(username) is expected
+    assert {verdict.username for verdict in plan.verdicts if verdict.reason is Reason.IN_GRACE} <= set(
+        outside_min_keep
+    )
+
+
+@EXAMPLES
+@given(scenarios())
+def test_naming_the_current_username_changes_only_its_own_verdict(scenario: Scenario) -> None:
+    with_current = judged(scenario)
+    without = judge(scenario.usernames, scenario.first_seen, scenario.now, scenario.policy)
+
+    for named, unnamed in zip(with_current.verdicts, without.verdicts, strict=True):
+        if named.username == scenario.current:
+            assert named == dataclasses.replace(unnamed, reason=Reason.CURRENT)
+        else:
+            assert named == unnamed
+
+
+@EXAMPLES
+@given(scenarios(), st.integers(min_value=0, max_value=5))
+def test_a_longer_grace_only_turns_stale_into_in_grace(scenario: Scenario, more_days: int) -> None:
+    longer = dataclasses.replace(scenario.policy, grace_days=scenario.policy.grace_days + more_days)
+    plan = judged(scenario)
+    graced = judge(scenario.usernames, scenario.first_seen, scenario.now, longer, scenario.current)
+
+    assert set(graced.stale) <= set(plan.stale)
+    for before, after in zip(plan.verdicts, graced.verdicts, strict=True):
+        if after != before:
+            assert before.reason is Reason.STALE
+            assert after == dataclasses.replace(before, reason=Reason.IN_GRACE)
