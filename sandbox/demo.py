@@ -1,8 +1,9 @@
-"""`make demo`: the real state machine, end to end, offline, over 100 simulated days.
+"""`make demo`: the real state machine, end to end, offline, over 108 simulated days.
 
 Three voice connectors get credentials of different ages (by travelling in time, not by writing ledger
 rows), the nightly schedule observes them, then a person previews a run, runs it for real through
-injected throttling and a service fault, and finally sends an input the workflow refuses.
+injected throttling and a service fault, and sends an input the workflow refuses. Last, a full rotation:
+a successor is issued into Secrets Manager, its predecessor is kept through the grace period, then retired.
 """
 
 import json
@@ -56,6 +57,18 @@ class Demo:
                 f"{name:<11} {connector_id}  {', '.join(sorted(self.sandbox.usernames(connector_id)))}\n"
             )
 
+    def secret_versions(self, connector_id: str) -> list[dict[str, Any]]:
+        return list(self.sandbox.secret(connector_id).get("Versions", {}).values())
+
+    def secrets(self, name: str) -> None:
+        """The connector's secret as the phone-system team sees it; the demo prints no password."""
+        self.out.write(
+            f"\n--- Secret chime-voice-connector/termination/{self.ids[name]} ({name}), {self.day()}\n"
+        )
+        for version in self.secret_versions(self.ids[name]):
+            username = version["Username"] or "(enrolment: no credential issued yet)"
+            self.out.write(f"{', '.join(version['Stages']) or 'no stage':<12} {username}\n")
+
 
 def main(out: TextIO = sys.stdout) -> int:
     with Sandbox(parameters=PARAMETERS) as sandbox:
@@ -96,11 +109,38 @@ def main(out: TextIO = sys.stdout) -> int:
             "events/invalid-input.json is refused before anything is listed", event_file("invalid-input.json")
         )
 
+        demo.run(
+            "events/rotate-with-successors.json issues a successor", event_file("rotate-with-successors.json")
+        )
+        demo.secrets("pbx-paris")
+        sandbox.travel(days=3)
+        demo.run(
+            "three days later the predecessor is in its grace period",
+            event_file("rotate-with-successors.json"),
+        )
+        sandbox.travel(days=5)
+        demo.run(
+            "after the grace period the predecessor is retired", event_file("rotate-with-successors.json")
+        )
+        demo.fleet("Credentials left")
+        demo.secrets("pbx-paris")
+
         usernames = {username for names in [*FLEET.values(), *SUCCESSORS.values()] for username in names}
-        leaked = [line for line in sandbox.function_logs.lines if any(name in line for name in usernames)]
+        secrets = [demo.secret_versions(connector_id) for connector_id in demo.ids.values()]
+        usernames |= {
+            version["Username"] for versions in secrets for version in versions if version["Username"]
+        }
+        passwords = {
+            version["Password"] for versions in secrets for version in versions if version["Password"]
+        }
+        leaked = [
+            line
+            for line in sandbox.function_logs.lines
+            if any(text in line for text in usernames | passwords)
+        ]
         out.write(
-            f"\nFunction logs: {len(sandbox.function_logs.lines)} lines, "
-            f"{len(leaked)} with a plain username (usernames are logged as fingerprints only)\n"
+            f"\nFunction logs: {len(sandbox.function_logs.lines)} lines, {len(leaked)} with a plain username "
+            f"or a password (usernames are logged as fingerprints only, passwords never)\n"
         )
         return 1 if leaked else 0
 

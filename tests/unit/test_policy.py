@@ -427,3 +427,178 @@ def test_confirmed_usernames_are_sorted() -> None:
     )
 
     assert confirmed == ("vc-300", "vc-400")
+
+
+# --- the current username ---------------------------------------------------------------------------
+
+
+def test_the_current_username_is_current_not_stale() -> None:
+    first_seen = {"vc-old": ago(days=400), "vc-new": NOW}
+
+    plan = judge(first_seen, first_seen, NOW, SETTINGS, current="vc-old")
+
+    assert reasons(plan) == {"vc-old": Reason.CURRENT, "vc-new": Reason.NEW}
+    assert plan.stale == ()
+
+
+@pytest.mark.parametrize(
+    ("seen", "patterns"),
+    [(NOW, ()), (NOW + timedelta(days=1), ()), (ago(days=400), ("vc-*",)), (ago(days=1), ())],
+    ids=["new", "after-now", "protected", "young"],
+)
+def test_current_wins_over_every_other_reason(seen: datetime, patterns: tuple[str, ...]) -> None:
+    settings = PolicySettings(max_age_days=90, min_keep=1, protected_patterns=patterns)
+
+    plan = judge(["vc-a"], {"vc-a": seen}, NOW, settings, current="vc-a")
+
+    assert plan.reason_of("vc-a") is Reason.CURRENT
+
+
+def test_current_wins_over_kept_for_min_keep() -> None:
+    first_seen = {"vc-100": ago(days=100), "vc-200": ago(days=200)}
+
+    plan = judge(first_seen, first_seen, NOW, SETTINGS, current="vc-100")
+
+    assert reasons(plan) == {"vc-100": Reason.CURRENT, "vc-200": Reason.STALE}
+
+
+def test_an_old_current_username_still_counts_toward_min_keep_by_its_age() -> None:
+    # The current username is the oldest: the younger one fills the MinKeep place and is kept.
+    first_seen = {"vc-100": ago(days=100), "vc-200": ago(days=200), "vc-300": ago(days=300)}
+
+    plan = judge(first_seen, first_seen, NOW, SETTINGS, current="vc-300")
+
+    assert reasons(plan) == {
+        "vc-100": Reason.KEPT_FOR_MIN_KEEP,
+        "vc-200": Reason.STALE,
+        "vc-300": Reason.CURRENT,
+    }
+
+
+def test_an_unlisted_current_username_gets_no_verdict_and_changes_nothing() -> None:
+    first_seen = {"vc-100": ago(days=100), "vc-200": ago(days=200)}
+
+    plan = judge(first_seen, first_seen, NOW, SETTINGS, current="vc-gone")
+
+    assert plan == judge(first_seen, first_seen, NOW, SETTINGS)
+    assert reasons(plan) == {"vc-100": Reason.KEPT_FOR_MIN_KEEP, "vc-200": Reason.STALE}
+
+
+def test_the_current_username_is_matched_exactly() -> None:
+    first_seen = {"VC-200": ago(days=200), "vc-new": NOW}
+
+    plan = judge(first_seen, first_seen, NOW, SETTINGS, current="vc-200")
+
+    assert plan.reason_of("VC-200") is Reason.STALE
+
+
+def test_a_planned_username_that_became_current_is_not_deleted() -> None:
+    confirmed = confirm_deletions(planned_stale(), LEDGER, LEDGER, NOW, PLANNING_SETTINGS, current="vc-400")
+
+    assert confirmed == ("vc-300",)
+
+
+# --- grace ------------------------------------------------------------------------------------------
+
+GRACE = PolicySettings(max_age_days=90, min_keep=1, grace_days=7)
+
+
+def test_grace_days_defaults_to_zero() -> None:
+    assert SETTINGS.grace_days == 0
+    assert SETTINGS.grace == timedelta(0)
+    assert GRACE.grace == timedelta(days=7)
+
+
+@pytest.mark.parametrize("grace_days", [-1, -7])
+def test_negative_grace_days_are_refused(grace_days: int) -> None:
+    with pytest.raises(ValueError, match=r"^grace_days must not be negative"):
+        PolicySettings(max_age_days=90, min_keep=1, grace_days=grace_days)
+
+
+def test_a_predecessor_is_in_grace_while_its_successor_is_six_days_old() -> None:
+    first_seen = {"vc-old": ago(days=200), "vc-successor": ago(days=6)}
+
+    plan = judge(first_seen, first_seen, NOW, GRACE)
+
+    assert reasons(plan) == {"vc-old": Reason.IN_GRACE, "vc-successor": Reason.YOUNG}
+    assert plan.stale == ()
+    assert plan.kept == ("vc-old", "vc-successor")
+
+
+def test_a_predecessor_is_stale_once_its_successor_is_grace_days_old() -> None:
+    first_seen = {"vc-old": ago(days=200), "vc-successor": ago(days=7)}
+
+    plan = judge(first_seen, first_seen, NOW, GRACE)
+
+    assert plan.reason_of("vc-old") is Reason.STALE
+
+
+def test_one_second_short_of_grace_days_is_still_in_grace() -> None:
+    first_seen = {"vc-old": ago(days=200), "vc-successor": NOW - GRACE.grace + timedelta(seconds=1)}
+
+    plan = judge(first_seen, first_seen, NOW, GRACE)
+
+    assert plan.reason_of("vc-old") is Reason.IN_GRACE
+
+
+@pytest.mark.parametrize("successor_seen", [NOW, NOW + timedelta(days=30)], ids=["now", "after-now"])
+def test_a_new_successor_has_existed_for_zero_days(successor_seen: datetime) -> None:
+    first_seen = {"vc-old": ago(days=200), "vc-successor": successor_seen}
+    one_day = PolicySettings(max_age_days=90, min_keep=1, grace_days=1)
+
+    assert judge(first_seen, first_seen, NOW, one_day).reason_of("vc-old") is Reason.IN_GRACE
+    # Zero days is long enough when there is no grace: a date after now does not count negatively.
+    assert judge(first_seen, first_seen, NOW, SETTINGS).reason_of("vc-old") is Reason.STALE
+
+
+def test_any_younger_username_can_end_the_grace_even_one_itself_in_grace() -> None:
+    first_seen = {"vc-300": ago(days=300), "vc-200": ago(days=200), "vc-2": ago(days=2)}
+
+    plan = judge(first_seen, first_seen, NOW, GRACE)
+
+    # vc-200's only younger username is two days old; vc-300 has vc-200, there for 200 days.
+    assert reasons(plan) == {"vc-300": Reason.STALE, "vc-200": Reason.IN_GRACE, "vc-2": Reason.YOUNG}
+
+
+def test_an_older_username_does_not_end_the_grace() -> None:
+    first_seen = {"vc-400": ago(days=400), "vc-200": ago(days=200), "vc-new": NOW}
+    settings = PolicySettings(max_age_days=90, min_keep=1, grace_days=7, protected_patterns=("vc-4*",))
+
+    plan = judge(first_seen, first_seen, NOW, settings)
+
+    assert reasons(plan) == {"vc-400": Reason.PROTECTED, "vc-200": Reason.IN_GRACE, "vc-new": Reason.NEW}
+
+
+def test_on_equal_dates_only_the_username_that_sorts_last_ends_the_grace() -> None:
+    same_day = ago(days=200)
+    first_seen = {"vc-a": same_day, "vc-b": same_day, "vc-new": NOW}
+
+    plan = judge(first_seen, first_seen, NOW, GRACE)
+
+    assert reasons(plan) == {"vc-a": Reason.STALE, "vc-b": Reason.IN_GRACE, "vc-new": Reason.NEW}
+
+
+def test_a_username_kept_for_min_keep_is_not_in_grace() -> None:
+    first_seen = {"vc-100": ago(days=100), "vc-200": ago(days=200)}
+
+    plan = judge(first_seen, first_seen, NOW, GRACE)
+
+    assert reasons(plan) == {"vc-100": Reason.KEPT_FOR_MIN_KEEP, "vc-200": Reason.STALE}
+
+
+def test_the_current_username_can_end_the_grace_of_its_predecessor() -> None:
+    first_seen = {"vc-old": ago(days=200), "vc-current": ago(days=30)}
+
+    plan = judge(first_seen, first_seen, NOW, GRACE, current="vc-current")
+
+    assert reasons(plan) == {"vc-old": Reason.STALE, "vc-current": Reason.CURRENT}
+
+
+def test_a_planned_username_whose_settled_successor_was_removed_is_not_deleted() -> None:
+    ledger = {"vc-old": ago(days=200), "vc-settled": ago(days=30), "vc-fresh": ago(days=1)}
+    planned = judge(ledger, ledger, NOW, GRACE).stale
+
+    confirmed = confirm_deletions(planned, ["vc-old", "vc-fresh"], ledger, NOW, GRACE)
+
+    assert planned == ("vc-old",)
+    assert confirmed == ()
