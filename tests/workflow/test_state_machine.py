@@ -221,6 +221,13 @@ def test_no_voice_connectors_is_a_successful_run_with_nothing_to_do(sandbox, aud
         ({"Trigger": "cron"}, "Trigger"),
         ({"MaxAgeDay": 30}, "MaxAgeDay"),
         (["not", "an", "object"], "execution input"),
+        ({"Rotate": "true"}, "Rotate"),
+        ({"RotateAfterDays": 0}, "RotateAfterDays"),
+        ({"GraceDays": -1}, "GraceDays"),
+        ({"UsernamePrefix": "sip:"}, "UsernamePrefix"),
+        ({"UsernamePrefix": ""}, "UsernamePrefix"),
+        ({"SecretNamePrefix": "other-team/"}, "SecretNamePrefix"),
+        ({"SecretNamePrefix": "chime-voice-connector/termination/ spaces"}, "SecretNamePrefix"),
     ],
 )
 def test_invalid_input_is_refused_before_anything_is_listed(
