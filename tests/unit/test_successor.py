@@ -166,11 +166,12 @@ def test_a_password_shorter_than_32_characters_is_refused(length: int) -> None:
 
 
 def test_a_draw_missing_a_character_class_is_redrawn_whole() -> None:
-    only_lowercase = "a" * 40
     no_digit = "aB" * 20
+    no_uppercase = "a1" * 20
+    no_lowercase = "A1" * 20
     accepted = "A" * 38 + "b1"
 
-    assert new_password(Scripted(only_lowercase + no_digit + accepted)) == accepted
+    assert new_password(Scripted(no_digit + no_uppercase + no_lowercase + accepted)) == accepted
 
 
 @EXAMPLES
@@ -188,7 +189,15 @@ def test_every_password_has_the_length_asked_letters_and_digits_only_and_every_c
 @EXAMPLES
 @given(
     SEEDED,
-    st.sampled_from([string.digits, string.ascii_lowercase, string.ascii_uppercase, string.ascii_letters]),
+    # Each pool lacks at least one class; together they lack each class in turn.
+    st.sampled_from(
+        [
+            string.digits,
+            string.ascii_lowercase + string.digits,
+            string.ascii_uppercase + string.digits,
+            string.ascii_letters,
+        ]
+    ),
     st.integers(min_value=0, max_value=200),
     st.integers(min_value=32, max_value=48),
 )
