@@ -50,8 +50,8 @@ def create_secret(
         extra = {"choice": choice} if choice else {}
         username = new_username(request.policy.username_prefix, now, **extra)
         password = new_password(**extra)
-        secrets.store_pending(name, token, vc_id, username, password, issued_at=now)
-        stored = secrets.read(name, token)
+        version_id = secrets.store_pending(name, token, vc_id, username, password, issued_at=now)
+        stored = StoredCredential(vc_id, username, now, version_id)
     return _successor(stored, state.arn)
 
 

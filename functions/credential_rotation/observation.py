@@ -5,7 +5,7 @@ from datetime import datetime
 from credential_rotation.chime import VoiceConnectorCredentials
 from credential_rotation.ledger import CredentialLedger
 from credential_rotation.models import Credential, Listing
-from credential_rotation.secret_store import CURRENT, ConnectorSecrets, secret_name
+from credential_rotation.secret_store import ConnectorSecrets, secret_name
 
 
 def observe_connector(
@@ -19,14 +19,7 @@ def observe_connector(
     usernames = chime.usernames(voice_connector_id)
     # Recording is observation, not change: a dry run records first-seen dates too.
     first_seen = ledger.observe(voice_connector_id, usernames, now)
-    name = secret_name(secret_name_prefix, voice_connector_id)
-    state = secrets.state(name)
-    current = pending = None
-    if state is not None:
-        if (version := state.labelled(CURRENT)) is not None:
-            current = secrets.read(name, version).username
-        if (version := state.unfinished()) is not None:
-            pending = secrets.read(name, version).username
+    current, pending = secrets.staged_usernames(secret_name(secret_name_prefix, voice_connector_id))
     return Listing(
         voice_connector_id=voice_connector_id,
         credentials=tuple(

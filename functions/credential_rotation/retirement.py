@@ -8,7 +8,7 @@ from credential_rotation.chime import VoiceConnectorCredentials
 from credential_rotation.ledger import CredentialLedger
 from credential_rotation.models import DeletionRequest, DeletionResult
 from credential_rotation.policy import confirm_deletions
-from credential_rotation.secret_store import CURRENT, ConnectorSecrets, secret_name
+from credential_rotation.secret_store import ConnectorSecrets, secret_name
 
 
 def retire_stale(
@@ -25,13 +25,14 @@ def retire_stale(
     """
     vc_id = request.voice_connector_id
     fresh = chime.usernames(vc_id)
+    current, _ = secrets.staged_usernames(secret_name(request.policy.secret_name_prefix, vc_id))
     confirmed = confirm_deletions(
         planned_stale=request.stale,
         fresh_usernames=fresh,
         first_seen=ledger.first_seen(vc_id),
         now=request.now,
         settings=request.policy.settings(),
-        current=secrets.username_at(secret_name(request.policy.secret_name_prefix, vc_id), CURRENT),
+        current=current,
     )
     ledger_updated = True
     if confirmed:

@@ -76,10 +76,14 @@ class ConnectorSecrets:
             password=value.get("Password"),
         )
 
-    def username_at(self, name: str, stage: str) -> str | None:
+    def staged_usernames(self, name: str) -> tuple[str | None, str | None]:
+        """The usernames AWSCURRENT and an unfinished successor name, each None when there is none."""
         state = self.state(name)
-        version = state.labelled(stage) if state else None
-        return self.read(name, version).username if version else None
+        if state is None:
+            return None, None
+        versions = (state.labelled(CURRENT), state.unfinished())
+        current, pending = (self.read(name, version).username if version else None for version in versions)
+        return current, pending
 
     def enrol(self, name: str, voice_connector_id: str, token: str) -> None:
         """Create the connector's secret with its enrolment version; an existing secret is left alone."""
