@@ -28,14 +28,27 @@ ERROR_STATUS = {
 
 
 class LambdaCrashed(Exception):
-    """The function died after its AWS call took effect and before it returned."""
+    """The function died after its AWS call took effect and before it returned.
+
+    Lambda reports a process that died as ``Runtime.ExitError`` (not a class name), and Step Functions
+    matches that name; the sandbox's runtime answers with it.
+    """
+
+    lambda_error_type = "Runtime.ExitError"
+
+
+class LambdaTimedOut(Exception):
+    """The function ran out of time during its AWS call, after the call took effect."""
+
+    lambda_error_type = "Sandbox.Timedout"
 
 
 @dataclass
 class Fault:
     service: str
     operation: str
-    error: str | None  # None: crash after the call instead of answering an error
+    error: str | None  # None: the function dies after the call instead of answering an error
+    death: type[Exception] = LambdaCrashed
 
 
 @dataclass
@@ -49,6 +62,9 @@ class AwsFaults:
 
     def crash_after(self, service: str, operation: str, times: int = 1) -> None:
         self.pending.extend(Fault(service, operation, None) for _ in range(times))
+
+    def time_out_after(self, service: str, operation: str, times: int = 1) -> None:
+        self.pending.extend(Fault(service, operation, None, LambdaTimedOut) for _ in range(times))
 
     def clear(self) -> None:
         self.pending.clear()
@@ -76,8 +92,9 @@ class AwsFaults:
     def _after_call(self, model: Any, http_response: Any, **_: Any) -> None:
         if http_response.status_code >= 300:
             return
-        if self._take(model.service_model.service_id.hyphenize(), model.name, crash=True) is not None:
-            raise LambdaCrashed(f"the function died after {model.name} took effect")
+        fault = self._take(model.service_model.service_id.hyphenize(), model.name, crash=True)
+        if fault is not None:
+            raise fault.death(f"the function died after {model.name} took effect")
 
     @contextmanager
     def installed(self) -> Iterator["AwsFaults"]:

@@ -60,6 +60,37 @@ class FunctionLogs(io.TextIOBase):
         return len(text)
 
 
+class InvocationStdout(io.TextIOBase):
+    """sys.stdout while the sandbox runs: what a function prints goes to its logs, as in Lambda.
+
+    Powertools Metrics prints its embedded-metric-format lines; the invocations run on the Map's worker
+    threads, so the routing is per thread. Everything else still reaches the real stdout.
+    """
+
+    def __init__(self, original: Any, logs: FunctionLogs) -> None:
+        self._original = original
+        self._logs = logs
+        self._local = threading.local()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        target = self._logs if getattr(self._local, "invoking", False) else self._original
+        return target.write(text)
+
+    def flush(self) -> None:
+        self._original.flush()
+
+    @contextmanager
+    def invoking(self) -> Iterator[None]:
+        self._local.invoking = True
+        try:
+            yield
+        finally:
+            self._local.invoking = False
+
+
 def _capture_stream_handlers(logs: FunctionLogs) -> None:
     # Powertools binds its handler to sys.stdout when a handler module is imported; point every such
     # handler (or one a previous sandbox captured) at this session's log store.
@@ -107,13 +138,16 @@ def in_process_lambda(record: Callable[[Invocation], None], logs: FunctionLogs) 
         handler = load_handler(function.handler)
         _capture_stream_handlers(logs)
         try:
-            result = handler(event, context)
+            with stdout.invoking():
+                result = handler(event, context)
         except Exception as error:
+            # The runtime's own errors (a crash, a timeout) have names that are not class names.
+            error_type = getattr(error, "lambda_error_type", type(error).__name__)
             response_headers["x-amz-function-error"] = "Unhandled"
-            record(Invocation(function.function_name, type(error).__name__))
+            record(Invocation(function.function_name, error_type))
             return json.dumps(
                 {
-                    "errorType": type(error).__name__,
+                    "errorType": error_type,
                     "errorMessage": str(error),
                     "stackTrace": traceback.format_tb(error.__traceback__),
                 }
@@ -121,5 +155,6 @@ def in_process_lambda(record: Callable[[Invocation], None], logs: FunctionLogs) 
         record(Invocation(function.function_name, None))
         return json.dumps(result).encode()
 
-    with mock.patch.object(LambdaSimpleBackend, "invoke", invoke):
+    stdout = InvocationStdout(sys.stdout, logs)
+    with mock.patch.object(LambdaSimpleBackend, "invoke", invoke), mock.patch.object(sys, "stdout", stdout):
         yield

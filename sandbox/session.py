@@ -187,5 +187,26 @@ class Sandbox:
             for _, message, _, attributes, _ in new
         ]
 
+    def metrics(self) -> list[dict[str, Any]]:
+        """Every metric the functions emitted (embedded metric format lines in their logs), in order:
+        {"Dimensions": {name: value}, "Values": {metric: value}}."""
+        emitted = []
+        for line in list(self.function_logs.lines):
+            if not line.startswith("{"):
+                continue
+            record = json.loads(line)
+            if "_aws" not in record:
+                continue
+            (directive,) = record["_aws"]["CloudWatchMetrics"]
+            (dimension_names,) = directive["Dimensions"]
+            emitted.append(
+                {
+                    "Namespace": directive["Namespace"],
+                    "Dimensions": {name: record[name] for name in dimension_names},
+                    "Values": {metric["Name"]: record[metric["Name"]] for metric in directive["Metrics"]},
+                }
+            )
+        return emitted
+
     def audit_events(self) -> list[dict[str, Any]]:
         return [message["Body"] for message in self.audit_messages()]

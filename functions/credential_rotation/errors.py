@@ -20,6 +20,10 @@ class TooManyVoiceConnectors(RuntimeError):
     """More voice connectors than one run can process within Step Functions' history limit."""
 
 
+class RunInProgress(RuntimeError):
+    """Another execution that may change connectors is running: this one is refused before it lists."""
+
+
 class MalformedTaskInput(ValueError):
     """A task received a document that breaks its contract: a defect in the state machine, not the input."""
 

@@ -3,6 +3,9 @@
 One item per (VoiceConnectorId, Username). A username's life starts when a run first lists it
 (State "present", FirstSeenAt), or when this workflow issued it (plus IssuedAt and SecretVersionId);
 it ends "gone" when a later listing no longer has it, or "deleted" when this workflow removed it.
+Before the delete step deletes a username it marks it RetiringBy its execution, so that a deletion whose
+function died before it could record it is still known: to a retry of the same step, which reports it,
+and to a later listing, which ends that life as "deleted" rather than "gone".
 A username that comes back after its life ended starts a new life: it is most likely a new credential
 under an old name, and dating it afresh can only make deletion later, not earlier.
 Writes are conditional, so two runs observing the same connector at once agree on one FirstSeenAt.
@@ -22,6 +25,8 @@ class LedgerRecord:
     username: str
     first_seen_at: datetime
     state: str
+    # The execution whose delete step was about to delete it (set just before the delete call).
+    retiring_by: str | None = None
 
 
 def _timestamp(moment: datetime) -> str:
@@ -33,6 +38,7 @@ def _record(item: dict[str, Any]) -> LedgerRecord:
         username=item["Username"]["S"],
         first_seen_at=datetime.fromisoformat(item["FirstSeenAt"]["S"]),
         state=item["State"]["S"],
+        retiring_by=item.get("RetiringBy", {}).get("S"),
     )
 
 
@@ -58,14 +64,6 @@ class CredentialLedger:
                 return records
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def first_seen(self, voice_connector_id: str) -> dict[str, datetime]:
-        """FirstSeenAt of the usernames whose life is current."""
-        return {
-            username: record.first_seen_at
-            for username, record in self.records(voice_connector_id).items()
-            if record.state == PRESENT
-        }
-
     def observe(
         self, voice_connector_id: str, usernames: Iterable[str], now: datetime
     ) -> dict[str, datetime]:
@@ -86,6 +84,18 @@ class CredentialLedger:
             if record.state == PRESENT and username not in listed:
                 self._mark_gone(voice_connector_id, record, now)
         return first_seen
+
+    def mark_retiring(self, voice_connector_id: str, usernames: Iterable[str], execution_arn: str) -> None:
+        """Written before the delete call: the one record of a deletion that a crash could otherwise hide."""
+        for username in usernames:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(voice_connector_id, username),
+                UpdateExpression="SET RetiringBy = :by",
+                ConditionExpression="#state = :present",
+                ExpressionAttributeNames={"#state": "State"},
+                ExpressionAttributeValues={":by": {"S": execution_arn}, ":present": {"S": PRESENT}},
+            )
 
     def mark_deleted(
         self, voice_connector_id: str, usernames: Iterable[str], deleted_at: datetime, execution_arn: str
@@ -164,16 +174,22 @@ class CredentialLedger:
         return now
 
     def _mark_gone(self, voice_connector_id: str, record: LedgerRecord, now: datetime) -> None:
+        if record.retiring_by:
+            # A delete step marked it and then died: it was deleted by that execution, not by a person.
+            update = "SET #state = :deleted, DeletedAt = :now, DeletedBy = :by"
+            values = {":deleted": {"S": DELETED}, ":by": {"S": record.retiring_by}}
+        else:
+            update, values = "SET #state = :gone, GoneAt = :now", {":gone": {"S": GONE}}
         # A failed condition means a concurrent run already ended this life, or started a new one.
         with suppress(self._client.exceptions.ConditionalCheckFailedException):
             self._client.update_item(
                 TableName=self._table,
                 Key=self._key(voice_connector_id, record.username),
-                UpdateExpression="SET #state = :gone, GoneAt = :now",
+                UpdateExpression=update,
                 ConditionExpression="#state = :present AND FirstSeenAt = :first_seen",
                 ExpressionAttributeNames={"#state": "State"},
                 ExpressionAttributeValues={
-                    ":gone": {"S": GONE},
+                    **values,
                     ":now": {"S": _timestamp(now)},
                     ":present": {"S": PRESENT},
                     ":first_seen": {"S": _timestamp(record.first_seen_at)},

@@ -5,7 +5,7 @@ from datetime import datetime
 from botocore.exceptions import BotoCoreError, ClientError
 
 from credential_rotation.chime import VoiceConnectorCredentials
-from credential_rotation.ledger import CredentialLedger
+from credential_rotation.ledger import PRESENT, CredentialLedger
 from credential_rotation.models import DeletionRequest, DeletionResult
 from credential_rotation.policy import confirm_deletions
 from credential_rotation.secret_store import ConnectorSecrets, secret_name
@@ -21,31 +21,46 @@ def retire_stale(
     """Re-list first: between planning and now a person or another run may have changed the connector.
 
     Only usernames still present and still stale on the fresh listing are deleted, with MinKeep checked
-    again against that listing and AWSCURRENT read again from the secret, in one call.
+    again against that listing and AWSCURRENT read again from the secret, in one call. Each is marked in
+    the ledger just before, so that a crash between the delete and its record loses no deletion.
     """
     vc_id = request.voice_connector_id
     fresh = chime.usernames(vc_id)
+    records = ledger.records(vc_id)
+    # A previous attempt of this very step that died after its delete call: what it marked and what is
+    # now gone, it deleted. Reporting it here keeps every deletion in the run's audit event.
+    deleted_earlier = {
+        username
+        for username, record in records.items()
+        if record.state == PRESENT
+        and record.retiring_by == request.execution_arn
+        and username in request.stale
+        and username not in fresh
+    }
     current, _ = secrets.staged_usernames(secret_name(request.policy.secret_name_prefix, vc_id))
     confirmed = confirm_deletions(
         planned_stale=request.stale,
         fresh_usernames=fresh,
-        first_seen=ledger.first_seen(vc_id),
+        first_seen={u: record.first_seen_at for u, record in records.items() if record.state == PRESENT},
         now=request.now,
         settings=request.policy.settings(),
         current=current,
     )
-    ledger_updated = True
     if confirmed:
+        ledger.mark_retiring(vc_id, confirmed, request.execution_arn)
         chime.delete(vc_id, confirmed)
+    deleted = tuple(sorted(deleted_earlier | set(confirmed)))
+    ledger_updated = True
+    if deleted:
         try:
-            ledger.mark_deleted(vc_id, confirmed, deleted_at, request.execution_arn)
+            ledger.mark_deleted(vc_id, deleted, deleted_at, request.execution_arn)
         except (BotoCoreError, ClientError):
             # The deletion happened and must reach the audit event; failing the task here would hide
-            # it. The next run's listing marks these usernames gone in the ledger all the same.
+            # it. The next run's listing marks these usernames deleted in the ledger all the same.
             ledger_updated = False
     return DeletionResult(
         voice_connector_id=vc_id,
-        deleted=confirmed,
-        skipped=tuple(sorted(set(request.stale) - set(confirmed))),
+        deleted=deleted,
+        skipped=tuple(sorted(set(request.stale) - set(deleted))),
         ledger_updated=ledger_updated,
     )

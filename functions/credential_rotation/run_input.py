@@ -8,6 +8,7 @@ whole run before anything is listed, with a message that names the field.
 import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from difflib import get_close_matches
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -30,6 +31,14 @@ MAX_DELETIONS_LIMIT = 10_000
 MAX_PROTECTED_PATTERNS = 100
 # Secrets Manager's name characters; the connector id (up to 36 characters) follows the prefix.
 SECRET_NAME_PREFIX_PATTERN = r"[A-Za-z0-9/_+=.@-]{1,200}"  # noqa: S105 (a name pattern, not a password)
+# Problems named in one refusal: an input may carry thousands (unknown keys), and the message must stay
+# readable and within the 32,768 characters Step Functions keeps of an error's cause.
+MAX_PROBLEMS = 10
+# An unknown key is named as it is only when it is a plain name. Any other key (empty, a homoglyph of a
+# field, a control or bidi character, brackets) is quoted with its non-ASCII characters escaped, so that
+# the message neither hides it nor passes it off as a real field; a long one is cut.
+PLAIN_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+MAX_KEY_CHARACTERS = 64
 
 
 def _voice_connector_id(value: str) -> str:
@@ -77,13 +86,46 @@ class RunInput(BaseModel):
     Comment: Any = None
 
 
+def key_label(key: str) -> str:
+    """How a refusal names an input key."""
+    if PLAIN_KEY.fullmatch(key):
+        return key
+    if len(key) > MAX_KEY_CHARACTERS:
+        return f"{key[:MAX_KEY_CHARACTERS]!a} (cut)"
+    return ascii(key)
+
+
+def _did_you_mean(key: str) -> str:
+    if len(key) > MAX_KEY_CHARACTERS:
+        return ""
+    fields = {name.casefold(): name for name in RunInput.model_fields}
+    close = get_close_matches(key.strip().casefold(), fields, n=1, cutoff=0.8)
+    return f" (did you mean {fields[close[0]]}?)" if close else ""
+
+
+def _describe_input(error: ValidationError) -> str:
+    """Like ``models.describe``, but no clause loses its field: a RunInput location is a key and list
+    indices, so none of it is dropped as noise (an unknown key 'int' or 'a[0]' used to be)."""
+    problems = []
+    for detail in error.errors(include_url=False, include_input=False):
+        key, *indices = detail["loc"] or ("",)
+        if detail["type"] == "extra_forbidden":
+            problems.append(f"{key_label(key)}: is not an input field{_did_you_mean(key)}")
+        else:
+            field = str(key) + "".join(f"[{index}]" for index in indices)
+            problems.append(f"{field}: {detail['msg'].removeprefix('Value error, ')}")
+    if len(problems) > MAX_PROBLEMS:
+        problems[MAX_PROBLEMS:] = [f"and {len(problems) - MAX_PROBLEMS} more problems"]
+    return "execution input: " + "; ".join(problems)
+
+
 def parse_input(raw: object) -> RunInput:
     if not isinstance(raw, dict):
         raise InvalidInput("execution input: must be a JSON object")
     try:
         return RunInput.model_validate(raw)
     except ValidationError as error:
-        raise InvalidInput(describe(error, "execution input")) from None
+        raise InvalidInput(_describe_input(error)) from None
 
 
 def stack_defaults(settings: Settings) -> RunInput:

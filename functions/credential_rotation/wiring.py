@@ -9,6 +9,7 @@ from credential_rotation.audit_topic import AuditTopic
 from credential_rotation.chime import VoiceConnectorCredentials
 from credential_rotation.config import get_settings
 from credential_rotation.ledger import CredentialLedger
+from credential_rotation.run_lock import RunLock
 from credential_rotation.secret_store import ConnectorSecrets
 
 # One attempt per call: Step Functions owns the retry policy, so every retry shows in the execution
@@ -33,6 +34,11 @@ def ledger() -> CredentialLedger:
 
 
 @cache
+def run_lock() -> RunLock:
+    return RunLock(boto3.client("dynamodb", config=AWS_CLIENT_CONFIG), get_settings().ledger_table_name)
+
+
+@cache
 def connector_secrets() -> ConnectorSecrets:
     return ConnectorSecrets(
         boto3.client("secretsmanager", config=AWS_CLIENT_CONFIG), get_settings().secrets_kms_key_id
@@ -46,5 +52,5 @@ def audit_topic() -> AuditTopic:
 
 def reset() -> None:
     """Forget the clients and settings, as a new container would (the offline sandbox redeploys)."""
-    for factory in (voice_connectors, ledger, connector_secrets, audit_topic, get_settings):
+    for factory in (voice_connectors, ledger, run_lock, connector_secrets, audit_topic, get_settings):
         factory.cache_clear()

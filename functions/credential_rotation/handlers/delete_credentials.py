@@ -9,10 +9,14 @@ from credential_rotation import wiring
 from credential_rotation.models import DeletionRequest
 from credential_rotation.redaction import fingerprints
 from credential_rotation.retirement import retire_stale
+from credential_rotation.run_metrics import counts_retryable_failures
+from credential_rotation.tracing import traced
 
 logger = Logger()
 
 
+@traced
+@counts_retryable_failures
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict, context: LambdaContext) -> dict:
     request = DeletionRequest.parse(event)

@@ -9,10 +9,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from credential_rotation import issuing, wiring
 from credential_rotation.models import IssueRequest
 from credential_rotation.redaction import fingerprint
+from credential_rotation.run_metrics import counts_retryable_failures
+from credential_rotation.tracing import traced
 
 logger = Logger()
 
 
+@traced
+@counts_retryable_failures
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict, context: LambdaContext) -> dict | None:
     request = IssueRequest.parse(event)

@@ -7,10 +7,14 @@ from credential_rotation import wiring
 from credential_rotation.models import ConnectorTask
 from credential_rotation.observation import observe_connector
 from credential_rotation.redaction import fingerprints
+from credential_rotation.run_metrics import counts_retryable_failures
+from credential_rotation.tracing import traced
 
 logger = Logger()
 
 
+@traced
+@counts_retryable_failures
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict, context: LambdaContext) -> dict:
     task = ConnectorTask.parse(event)

@@ -1,0 +1,77 @@
+"""One applying run at a time: a lease in the ledger table, taken before anything is listed.
+
+The schedule and a person pressing "Start execution" can start two runs at the same instant. Each would
+plan from the same listing, each could issue a successor, and their deletions together could exceed what
+either plan allows. So a run that may change connectors (DryRun false) first takes the lease, with a
+conditional write that only one execution can win; the other is refused with ``RunInProgress`` before it
+lists anything. A dry run changes nothing and takes no lease.
+
+The lease expires on its own after the state machine's execution timeout plus a function's timeout, so
+an execution that was aborted or timed out (and never reached the release) blocks the next run for at
+most that long. The delete step's re-listing stays as the second line of defence.
+"""
+
+from contextlib import suppress
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from credential_rotation.errors import RunInProgress
+
+# The lock's item: "#" is outside every voice connector id's alphabet, so no ledger query can meet it,
+# and the functions' IAM conditions (dynamodb:LeadingKeys) allow them this key and no other.
+LOCK_KEY = "#run-lock"
+# statemachine/rotation.asl.json TimeoutSeconds (3,600) plus a Lambda function's timeout (60 s), with
+# room to spare; a test holds the two files to it.
+LEASE = timedelta(minutes=70)
+
+
+def _utc(moment: datetime) -> str:
+    # One format (UTC, microseconds) so that the condition's string comparison orders times correctly.
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+class RunLock:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def acquire(self, execution_arn: str, now: datetime) -> None:
+        """Take the lease, or raise RunInProgress naming the execution that holds it.
+
+        Taking it again from the same execution succeeds: a retried task must not lock itself out.
+        """
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    **self._key(),
+                    "HeldBy": {"S": execution_arn},
+                    "ExpiresAt": {"S": _utc(now + LEASE)},
+                },
+                ConditionExpression=(
+                    "attribute_not_exists(VoiceConnectorId) OR ExpiresAt < :now OR HeldBy = :me"
+                ),
+                ExpressionAttributeValues={":now": {"S": _utc(now)}, ":me": {"S": execution_arn}},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            holder = self._client.get_item(TableName=self._table, Key=self._key(), ConsistentRead=True)
+            item = holder.get("Item", {})
+            raise RunInProgress(
+                f"execution {item.get('HeldBy', {}).get('S', 'unknown')} is applying changes until it "
+                f"ends (its lease expires at {item.get('ExpiresAt', {}).get('S', 'unknown')}); "
+                "this run changed nothing"
+            ) from None
+
+    def release(self, execution_arn: str) -> None:
+        """Give the lease back if this execution holds it; a lease already taken over is left alone."""
+        with suppress(self._client.exceptions.ConditionalCheckFailedException):
+            self._client.delete_item(
+                TableName=self._table,
+                Key=self._key(),
+                ConditionExpression="HeldBy = :me",
+                ExpressionAttributeValues={":me": {"S": execution_arn}},
+            )
+
+    @staticmethod
+    def _key() -> dict[str, dict[str, str]]:
+        return {"VoiceConnectorId": {"S": LOCK_KEY}, "Username": {"S": LOCK_KEY}}

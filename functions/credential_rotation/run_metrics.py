@@ -1,0 +1,95 @@
+"""The run's numbers as CloudWatch metrics, in embedded metric format (Powertools Metrics).
+
+EMF is a log line that CloudWatch turns into metrics: no PutMetricData call, no permission, no latency.
+Every metric carries the ``service`` dimension (POWERTOOLS_SERVICE_NAME); per-connector metrics add
+``VoiceConnectorId``. Each emission is its own ``EphemeralMetrics``: the shared ``Metrics`` singleton would
+mix dimensions between invocations that share a process (the offline sandbox runs them on threads).
+"""
+
+import functools
+from collections import Counter
+from collections.abc import Callable, Mapping
+from os import environ
+from typing import Any
+
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+# The template sets POWERTOOLS_METRICS_NAMESPACE to this; the dashboard reads it.
+NAMESPACE = "VoiceConnectorCredentialRotation"
+# Reasons that kept a username the age alone would have made stale: the safety rules at work.
+GUARD_REASONS = frozenset({"protected", "kept-for-min-keep", "current", "in-grace"})
+# The errors statemachine/rotation.asl.json retries that a handler raises itself. (A function that times
+# out or dies cannot count itself: Lambda's Errors metric counts those.) A test holds this set to the
+# state machine's Retry fields.
+RETRIED_ERRORS = frozenset(
+    {
+        "ThrottledClientException",
+        "ServiceFailureException",
+        "ServiceUnavailableException",
+        "InternalServiceError",
+        "ThrottledException",
+        "InternalErrorException",
+        "KMSThrottlingException",
+    }
+)
+
+
+def connector_counts(entry: Mapping[str, Any]) -> dict[str, int]:
+    """One audit event connector entry as counts."""
+    issued = entry.get("Issued") or {}
+    return {
+        "CredentialsListed": len(entry["Listed"]),
+        "CredentialsStale": len(entry["Stale"]),
+        "CredentialsDeleted": len(entry["Deleted"]),
+        "SuccessorsIssued": int(bool(issued.get("Promoted"))),
+        "CredentialsKeptByGuard": sum(reason in GUARD_REASONS for reason in entry["Reasons"].values()),
+        "ConnectorsFailed": int(entry["Error"] is not None),
+    }
+
+
+def run_counts(event: Mapping[str, Any]) -> dict[str, int]:
+    """The audit event's connectors summed, plus the run itself and whether it failed."""
+    totals: Counter[str] = Counter(dict.fromkeys(connector_counts(_EMPTY_ENTRY), 0))
+    for entry in event["VoiceConnectors"]:
+        totals.update(connector_counts(entry))
+    return dict(totals) | {"Runs": 1, "RunsFailed": int(event["Outcome"] != "SUCCEEDED")}
+
+
+_EMPTY_ENTRY = {"Listed": [], "Stale": [], "Deleted": [], "Issued": None, "Reasons": {}, "Error": None}
+
+
+def emit(counts: Mapping[str, int], voice_connector_id: str | None = None) -> None:
+    metrics = EphemeralMetrics(namespace=environ.get("POWERTOOLS_METRICS_NAMESPACE") or NAMESPACE)
+    if voice_connector_id is not None:
+        metrics.add_dimension(name="VoiceConnectorId", value=voice_connector_id)
+    for name, value in counts.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    metrics.flush_metrics()
+
+
+def publish_run_metrics(event: Mapping[str, Any]) -> None:
+    emit(run_counts(event))
+    for entry in event["VoiceConnectors"]:
+        emit(connector_counts(entry), entry["VoiceConnectorId"])
+
+
+def counts_retryable_failures(handler: Callable[[dict, Any], Any]) -> Callable[[dict, Any], Any]:
+    """Count each failed attempt that the state machine will retry, per run and per connector.
+
+    The retries themselves happen in Step Functions, out of the functions' sight; the attempt that fails
+    is the one place that knows it happened.
+    """
+
+    @functools.wraps(handler)
+    def counted(event: dict, context: Any) -> Any:
+        try:
+            return handler(event, context)
+        except Exception as error:
+            if type(error).__name__ in RETRIED_ERRORS:
+                emit({"RetryableFailures": 1})
+                voice_connector_id = event.get("VoiceConnectorId") if isinstance(event, dict) else None
+                if isinstance(voice_connector_id, str):
+                    emit({"RetryableFailures": 1}, voice_connector_id)
+            raise
+
+    return counted
