@@ -1,10 +1,14 @@
-"""Faults for the AWS calls that moto answers (Secrets Manager, DynamoDB, SNS): the Chime SDK Voice
-emulator has its own.
+"""Faults for any AWS call the functions make (the Chime SDK Voice emulator's calls included), and for
+the Lambda invocations themselves.
+
+A fault can be aimed at one function's calls (``function``: the end of its name, e.g. the template's
+logical id "DeleteCredentialsFunction"), since several functions make the same call.
 
 Hooked into botocore's ``before-call`` and ``after-call`` events of boto3's default session, which both
-the handlers and the tests use. A scripted error is answered before the call reaches moto, after the SDK's
-own retries would have run: it stands for a fault that outlasted them. A crash lets the call take effect
-and then kills the Lambda function before it can return, as a timeout or an out-of-memory kill would.
+the handlers and the tests use. A scripted error is answered before the call reaches moto, after the
+SDK's own retries would have run: it stands for a fault that outlasted them. A crash lets the call take
+effect and then kills the Lambda function before it can return, as a timeout or an out-of-memory kill
+would.
 """
 
 from collections.abc import Iterator
@@ -15,8 +19,15 @@ from typing import Any
 import boto3
 from botocore.awsrequest import AWSResponse
 
+from sandbox.lambda_runtime import current_function
+
 # HTTP status of the errors the tests inject, as the services answer them.
 ERROR_STATUS = {
+    "ThrottledClientException": 429,
+    "ServiceFailureException": 500,
+    "ServiceUnavailableException": 503,
+    "ThrottledException": 400,
+    "InternalErrorException": 500,
     "ThrottlingException": 400,
     "InternalServiceError": 500,
     "ProvisionedThroughputExceededException": 400,
@@ -49,29 +60,53 @@ class Fault:
     operation: str
     error: str | None  # None: the function dies after the call instead of answering an error
     death: type[Exception] = LambdaCrashed
+    function: str | None = None  # None: whichever function makes the call
 
 
 @dataclass
 class AwsFaults:
     pending: list[Fault] = field(default_factory=list)
     injected: list[Fault] = field(default_factory=list)
+    # function name suffix -> error types its next invocations answer without running
+    invocations: dict[str, list[str]] = field(default_factory=dict)
+    failed_invocations: list[tuple[str, str]] = field(default_factory=list)
 
-    def script(self, service: str, operation: str, errors: list[str]) -> None:
+    def script(self, service: str, operation: str, errors: list[str], function: str | None = None) -> None:
         """The next calls of ``operation`` answer these errors, one call each."""
-        self.pending.extend(Fault(service, operation, error) for error in errors)
+        self.pending.extend(Fault(service, operation, error, function=function) for error in errors)
 
-    def crash_after(self, service: str, operation: str, times: int = 1) -> None:
-        self.pending.extend(Fault(service, operation, None) for _ in range(times))
+    def crash_after(self, service: str, operation: str, times: int = 1, function: str | None = None) -> None:
+        self.pending.extend(Fault(service, operation, None, function=function) for _ in range(times))
 
-    def time_out_after(self, service: str, operation: str, times: int = 1) -> None:
-        self.pending.extend(Fault(service, operation, None, LambdaTimedOut) for _ in range(times))
+    def time_out_after(
+        self, service: str, operation: str, times: int = 1, function: str | None = None
+    ) -> None:
+        self.pending.extend(
+            Fault(service, operation, None, LambdaTimedOut, function=function) for _ in range(times)
+        )
+
+    def fail_invocations(self, function: str, errors: list[str]) -> None:
+        """The function's next invocations answer these errors (e.g. Lambda.ServiceException) unrun."""
+        self.invocations.setdefault(function, []).extend(errors)
+
+    def take_invocation_fault(self, function_name: str) -> str | None:
+        for suffix, errors in self.invocations.items():
+            if errors and function_name.endswith(suffix):
+                error = errors.pop(0)
+                self.failed_invocations.append((suffix, error))
+                return error
+        return None
 
     def clear(self) -> None:
         self.pending.clear()
+        self.invocations.clear()
 
     def _take(self, service: str, operation: str, crash: bool) -> Fault | None:
+        caller = current_function() or ""
         for fault in self.pending:
-            if (fault.service, fault.operation, fault.error is None) == (service, operation, crash):
+            if (fault.service, fault.operation, fault.error is None) == (service, operation, crash) and (
+                fault.function is None or caller.endswith(fault.function)
+            ):
                 self.pending.remove(fault)
                 self.injected.append(fault)
                 return fault

@@ -26,6 +26,20 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 
 # Environment variables are process-wide; invocations run on the Map's worker threads.
 _ENVIRONMENT_LOCK = threading.Lock()
+# The function each worker thread is running, so that a fault can be aimed at one function's calls.
+_CURRENT = threading.local()
+
+
+def current_function() -> str | None:
+    return getattr(_CURRENT, "function", None)
+
+
+class FunctionFailed(Exception):
+    """An invocation answered with an error that Lambda itself raises (a timeout, a service fault)."""
+
+    def __init__(self, error_type: str) -> None:
+        super().__init__(f"injected by the sandbox: {error_type}")
+        self.lambda_error_type = error_type
 
 
 @dataclass
@@ -114,8 +128,15 @@ def load_handler(handler: str) -> Callable[[Any, Any], Any]:
 
 
 @contextmanager
-def in_process_lambda(record: Callable[[Invocation], None], logs: FunctionLogs) -> Iterator[None]:
-    """While active, every Lambda invoke in moto runs the function's real handler."""
+def in_process_lambda(
+    record: Callable[[Invocation], None],
+    logs: FunctionLogs,
+    lambda_fault: Callable[[str], str | None] = lambda function_name: None,
+) -> Iterator[None]:
+    """While active, every Lambda invoke in moto runs the function's real handler.
+
+    ``lambda_fault(function_name)`` may answer an error type for the invocation instead of running it.
+    """
 
     def invoke(
         backend: LambdaSimpleBackend,
@@ -138,9 +159,14 @@ def in_process_lambda(record: Callable[[Invocation], None], logs: FunctionLogs) 
         handler = load_handler(function.handler)
         _capture_stream_handlers(logs)
         try:
+            injected = lambda_fault(function.function_name)
+            if injected is not None:
+                raise FunctionFailed(injected)
+            _CURRENT.function = function.function_name
             with stdout.invoking():
                 result = handler(event, context)
         except Exception as error:
+            _CURRENT.function = None
             # The runtime's own errors (a crash, a timeout) have names that are not class names.
             error_type = getattr(error, "lambda_error_type", type(error).__name__)
             response_headers["x-amz-function-error"] = "Unhandled"
@@ -152,6 +178,7 @@ def in_process_lambda(record: Callable[[Invocation], None], logs: FunctionLogs) 
                     "stackTrace": traceback.format_tb(error.__traceback__),
                 }
             ).encode()
+        _CURRENT.function = None
         record(Invocation(function.function_name, None))
         return json.dumps(result).encode()
 

@@ -72,7 +72,11 @@ class Sandbox:
             self._exit.enter_context(mock_aws(config=MOTO_CONFIG))
             chime_emulator.install()
             self._exit.enter_context(self.aws_faults.installed())
-            self._exit.enter_context(in_process_lambda(self.invocations.append, self.function_logs))
+            self._exit.enter_context(
+                in_process_lambda(
+                    self.invocations.append, self.function_logs, self.aws_faults.take_invocation_fault
+                )
+            )
             self._exit.enter_context(self.retry_clock.installed())
             # A new stack is a new set of containers: no client or setting survives from a previous one.
             wiring.reset()
