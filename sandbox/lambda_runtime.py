@@ -94,7 +94,9 @@ class InvocationStdout(io.TextIOBase):
         return target.write(text)
 
     def flush(self) -> None:
-        self._original.flush()
+        # pytest may have closed the stream it lent, by the time a late flush arrives.
+        if not getattr(self._original, "closed", False):
+            self._original.flush()
 
     @contextmanager
     def invoking(self) -> Iterator[None]:
