@@ -100,6 +100,9 @@ class InvocationStdout(io.TextIOBase):
 
     @contextmanager
     def invoking(self) -> Iterator[None]:
+        # pytest swaps sys.stdout around each test: take it over again, keeping pytest's as the original.
+        if sys.stdout is not self:
+            self._original, sys.stdout = sys.stdout, self
         self._local.invoking = True
         try:
             yield

@@ -11,9 +11,10 @@ Fake credentials and the region are set here, for the session only, and never re
 import json
 import logging
 import os
+import threading
 import uuid
-from collections.abc import Mapping
-from contextlib import ExitStack
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import mock
@@ -21,6 +22,7 @@ from unittest import mock
 import boto3
 import time_machine
 from moto import mock_aws
+from moto.dynamodb.models import DynamoDBBackend
 from moto.sns.models import sns_backends
 
 from credential_rotation import wiring
@@ -44,6 +46,27 @@ MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use
 DEFAULT_START = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
 # moto's interpreter logs every task failure at ERROR, expected ones included; the history has them all.
 logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+
+
+@contextmanager
+def atomic_dynamodb_writes() -> Iterator[None]:
+    """DynamoDB applies a conditional write atomically; moto checks the condition and then writes, with
+    nothing between two threads. Concurrent executions run on moto's threads, so moto's item writes are
+    serialised here, else two simultaneous lock acquisitions could both pass (never in AWS)."""
+    lock = threading.RLock()
+
+    def serialised(original: Any) -> Any:
+        def write(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return original(self, *args, **kwargs)
+
+        return write
+
+    with ExitStack() as patches:
+        for name in ("put_item", "update_item", "delete_item"):
+            original = getattr(DynamoDBBackend, name)
+            patches.enter_context(mock.patch.object(DynamoDBBackend, name, serialised(original)))
+        yield
 
 
 class Sandbox:
@@ -78,6 +101,7 @@ class Sandbox:
                 )
             )
             self._exit.enter_context(self.retry_clock.installed())
+            self._exit.enter_context(atomic_dynamodb_writes())
             # A new stack is a new set of containers: no client or setting survives from a previous one.
             wiring.reset()
             self._exit.callback(wiring.reset)

@@ -85,17 +85,29 @@ class CredentialLedger:
                 self._mark_gone(voice_connector_id, record, now)
         return first_seen
 
-    def mark_retiring(self, voice_connector_id: str, usernames: Iterable[str], execution_arn: str) -> None:
-        """Written before the delete call: the one record of a deletion that a crash could otherwise hide."""
+    def mark_retiring(
+        self, voice_connector_id: str, usernames: Iterable[str], execution_arn: str
+    ) -> tuple[str, ...]:
+        """Written before the delete call: the one record of a deletion that a crash could otherwise hide.
+
+        Returns the usernames marked. One whose life already ended (another run deleted it a moment ago)
+        is left out, and so is not deleted again.
+        """
+        marked = []
         for username in usernames:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(voice_connector_id, username),
-                UpdateExpression="SET RetiringBy = :by",
-                ConditionExpression="#state = :present",
-                ExpressionAttributeNames={"#state": "State"},
-                ExpressionAttributeValues={":by": {"S": execution_arn}, ":present": {"S": PRESENT}},
-            )
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=self._key(voice_connector_id, username),
+                    UpdateExpression="SET RetiringBy = :by",
+                    ConditionExpression="#state = :present",
+                    ExpressionAttributeNames={"#state": "State"},
+                    ExpressionAttributeValues={":by": {"S": execution_arn}, ":present": {"S": PRESENT}},
+                )
+            except self._client.exceptions.ConditionalCheckFailedException:
+                continue
+            marked.append(username)
+        return tuple(marked)
 
     def mark_deleted(
         self, voice_connector_id: str, usernames: Iterable[str], deleted_at: datetime, execution_arn: str

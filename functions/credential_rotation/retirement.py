@@ -46,10 +46,10 @@ def retire_stale(
         settings=request.policy.settings(),
         current=current,
     )
-    if confirmed:
-        ledger.mark_retiring(vc_id, confirmed, request.execution_arn)
-        chime.delete(vc_id, confirmed)
-    deleted = tuple(sorted(deleted_earlier | set(confirmed)))
+    marked = ledger.mark_retiring(vc_id, confirmed, request.execution_arn) if confirmed else ()
+    if marked:
+        chime.delete(vc_id, marked)
+    deleted = tuple(sorted(deleted_earlier | set(marked)))
     ledger_updated = True
     if deleted:
         try:

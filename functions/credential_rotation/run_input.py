@@ -5,6 +5,7 @@ console, so it is checked strictly: an unknown key, a wrong type or an out-of-ra
 whole run before anything is listed, with a message that names the field.
 """
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -31,6 +32,9 @@ MAX_DELETIONS_LIMIT = 10_000
 MAX_PROTECTED_PATTERNS = 100
 # Secrets Manager's name characters; the connector id (up to 36 characters) follows the prefix.
 SECRET_NAME_PREFIX_PATTERN = r"[A-Za-z0-9/_+=.@-]{1,200}"  # noqa: S105 (a name pattern, not a password)
+# Comment is ignored, but the whole input travels in the run's state, which Step Functions caps at 256 KiB
+# (exceeding it fails the run with States.DataLimitExceeded, which no Catch takes, wherever it happens).
+MAX_COMMENT_BYTES = 4_096
 # Problems named in one refusal: an input may carry thousands (unknown keys), and the message must stay
 # readable and within the 32,768 characters Step Functions keeps of an error's cause.
 MAX_PROBLEMS = 10
@@ -51,6 +55,16 @@ def _unique(values: list[str]) -> list[str]:
     if len(set(values)) != len(values):
         raise ValueError("lists the same voice connector more than once")
     return values
+
+
+def _short(value: Any) -> Any:
+    try:
+        size = len(json.dumps(value, separators=(",", ":")))
+    except (ValueError, RecursionError):
+        size = MAX_COMMENT_BYTES + 1
+    if size > MAX_COMMENT_BYTES:
+        raise ValueError(f"must be at most {MAX_COMMENT_BYTES} bytes as JSON")
+    return value
 
 
 VoiceConnectorId = Annotated[str, AfterValidator(_voice_connector_id)]
@@ -83,7 +97,7 @@ class RunInput(BaseModel):
         None
     )
     Trigger: TriggerName | None = None
-    Comment: Any = None
+    Comment: Annotated[Any, AfterValidator(_short)] = None
 
 
 def key_label(key: str) -> str:

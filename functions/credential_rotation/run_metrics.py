@@ -16,7 +16,8 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 # The template sets POWERTOOLS_METRICS_NAMESPACE to this; the dashboard reads it.
 NAMESPACE = "VoiceConnectorCredentialRotation"
-# Reasons that kept a username the age alone would have made stale: the safety rules at work.
+# Reasons for which a safety rule held a username: MinKeep and the grace only ever hold old ones;
+# protected and AWSCURRENT are judged before age, so they count whatever the username's age.
 GUARD_REASONS = frozenset({"protected", "kept-for-min-keep", "current", "in-grace"})
 # The errors statemachine/rotation.asl.json retries that a handler raises itself. (A function that times
 # out or dies cannot count itself: Lambda's Errors metric counts those.) A test holds this set to the
@@ -74,10 +75,11 @@ def publish_run_metrics(event: Mapping[str, Any]) -> None:
 
 
 def counts_retryable_failures(handler: Callable[[dict, Any], Any]) -> Callable[[dict, Any], Any]:
-    """Count each failed attempt that the state machine will retry, per run and per connector.
+    """Count each attempt that failed with an error the state machine retries, per run and per connector.
 
     The retries themselves happen in Step Functions, out of the functions' sight; the attempt that fails
-    is the one place that knows it happened.
+    is the one place that knows it happened. The count is of such failures, so the last attempt of a
+    burst that outlasts the retry budget counts too (the execution history has the exact retries).
     """
 
     @functools.wraps(handler)

@@ -29,7 +29,9 @@ def _release_run_lock(execution_arn: str) -> None:
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict, context: LambdaContext) -> dict:
     audit_event = build_event(event, datetime.now(UTC), get_settings().default_dry_run)
-    if event.get("Run") and not audit_event["DryRun"]:
+    # Any run but a resolved dry run may hold the lease: one whose ResolveRun result was lost after it took
+    # the lease too. Releasing a lease this execution does not hold changes nothing.
+    if not (event.get("Run") or {}).get("DryRun"):
         _release_run_lock(audit_event["ExecutionArn"])
     message_id = wiring.audit_topic().publish(audit_event)
     # After the publish, and never failing the task: a failed task is retried, and would publish twice.

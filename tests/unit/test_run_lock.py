@@ -1,0 +1,177 @@
+"""The run lock against moto's DynamoDB, and its lease held to the state machine's and functions' timeouts."""
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import boto3
+import pytest
+from cfnlint.decode import cfn_yaml
+from moto import mock_aws
+
+from credential_rotation.errors import RunInProgress
+from credential_rotation.run_lock import LEASE, LOCK_KEY, RunLock
+from sandbox.template import REPOSITORY
+
+TABLE = "ledger"
+REGION = "us-east-1"
+HOLDER = "arn:aws:states:us-east-1:123456789012:execution:rotation:nightly-2026-03-01"
+OTHER = "arn:aws:states:us-east-1:123456789012:execution:rotation:pressed-start"
+T0 = datetime(2026, 3, 1, 3, 0, tzinfo=UTC)
+# Ledger rows beside the lock, so that a message naming one would show.
+USERNAMES = ("sip-20260101-k3v9q0zt", "break-glass")
+
+
+@pytest.fixture
+def dynamodb(monkeypatch):
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        client.create_table(
+            TableName=TABLE,
+            AttributeDefinitions=[
+                {"AttributeName": "VoiceConnectorId", "AttributeType": "S"},
+                {"AttributeName": "Username", "AttributeType": "S"},
+            ],
+            KeySchema=[
+                {"AttributeName": "VoiceConnectorId", "KeyType": "HASH"},
+                {"AttributeName": "Username", "KeyType": "RANGE"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for username in USERNAMES:
+            client.put_item(
+                TableName=TABLE,
+                Item={"VoiceConnectorId": {"S": "abcdefghijklmnopqrstuv"}, "Username": {"S": username}},
+            )
+        yield client
+
+
+@pytest.fixture
+def lock(dynamodb) -> RunLock:
+    return RunLock(dynamodb, TABLE)
+
+
+def holder(dynamodb) -> dict[str, str] | None:
+    item = dynamodb.get_item(
+        TableName=TABLE,
+        Key={"VoiceConnectorId": {"S": LOCK_KEY}, "Username": {"S": LOCK_KEY}},
+        ConsistentRead=True,
+    ).get("Item")
+    return None if item is None else {"HeldBy": item["HeldBy"]["S"], "ExpiresAt": item["ExpiresAt"]["S"]}
+
+
+def test_acquire_takes_the_lease_for_lease_time(lock, dynamodb):
+    lock.acquire(HOLDER, T0)
+
+    assert holder(dynamodb) == {
+        "HeldBy": HOLDER,
+        "ExpiresAt": (T0 + LEASE).isoformat(timespec="microseconds"),
+    }
+    assert dynamodb.scan(TableName=TABLE)["Count"] == len(USERNAMES) + 1  # the ledger rows untouched
+
+
+def test_a_second_execution_is_refused_with_the_holder_named(lock, dynamodb):
+    lock.acquire(HOLDER, T0)
+
+    with pytest.raises(RunInProgress) as refused:
+        lock.acquire(OTHER, T0 + timedelta(seconds=1))
+
+    message = str(refused.value)
+    assert HOLDER in message
+    assert (T0 + LEASE).isoformat(timespec="microseconds") in message
+    assert OTHER not in message
+    assert not any(username in message for username in USERNAMES)
+    assert holder(dynamodb)["HeldBy"] == HOLDER
+
+
+def test_the_holder_takes_it_again_and_its_lease_is_renewed(lock, dynamodb):
+    lock.acquire(HOLDER, T0)
+
+    lock.acquire(HOLDER, T0 + timedelta(minutes=5))  # a retried ResolveRun
+
+    assert holder(dynamodb) == {
+        "HeldBy": HOLDER,
+        "ExpiresAt": (T0 + timedelta(minutes=5) + LEASE).isoformat(timespec="microseconds"),
+    }
+
+
+def test_a_lease_is_good_until_it_expires_and_then_taken_over(lock, dynamodb):
+    lock.acquire(HOLDER, T0)
+
+    with pytest.raises(RunInProgress):
+        lock.acquire(OTHER, T0 + LEASE - timedelta(seconds=1))
+    with pytest.raises(RunInProgress):
+        lock.acquire(OTHER, T0 + LEASE)
+    lock.acquire(OTHER, T0 + LEASE + timedelta(microseconds=1))
+
+    assert holder(dynamodb)["HeldBy"] == OTHER
+    # The old holder, back after its lease ran out (an execution that outlived it), is refused in turn.
+    with pytest.raises(RunInProgress, match="pressed-start"):
+        lock.acquire(HOLDER, T0 + LEASE + timedelta(seconds=1))
+
+
+def test_times_in_any_zone_compare_as_instants(lock, dynamodb):
+    # The same instants, written in a zone whose clock reads later than UTC's: a string comparison of
+    # unnormalised times would call the lease expired at once.
+    ahead = timezone(timedelta(hours=5))
+    lock.acquire(HOLDER, T0)
+
+    with pytest.raises(RunInProgress):
+        lock.acquire(OTHER, (T0 + timedelta(minutes=1)).astimezone(ahead))
+    lock.acquire(OTHER, (T0 + LEASE + timedelta(seconds=1)).astimezone(ahead))
+
+    assert holder(dynamodb)["HeldBy"] == OTHER
+
+
+def test_release_by_the_holder_frees_it_for_the_next_run(lock, dynamodb):
+    lock.acquire(HOLDER, T0)
+
+    lock.release(HOLDER)
+
+    assert holder(dynamodb) is None
+    lock.acquire(OTHER, T0 + timedelta(minutes=1))
+    assert holder(dynamodb)["HeldBy"] == OTHER
+
+
+def test_release_by_another_execution_leaves_the_lock(lock, dynamodb):
+    lock.acquire(HOLDER, T0)
+
+    lock.release(OTHER)  # e.g. the refused run, or one whose lease was taken over
+
+    assert holder(dynamodb)["HeldBy"] == HOLDER
+    with pytest.raises(RunInProgress):
+        lock.acquire(OTHER, T0 + timedelta(minutes=1))
+
+
+def test_releasing_twice_or_when_nothing_is_held_is_harmless(lock, dynamodb):
+    lock.release(HOLDER)
+    lock.acquire(HOLDER, T0)
+
+    lock.release(HOLDER)
+    lock.release(HOLDER)
+
+    assert holder(dynamodb) is None
+    assert dynamodb.scan(TableName=TABLE)["Count"] == len(USERNAMES)
+
+
+def test_the_lease_outlasts_an_execution_and_its_last_function():
+    """An execution ends at the ASL's TimeoutSeconds, but a function it invoked runs on up to its own
+    timeout: only after both may the lease run out."""
+    asl = json.loads((REPOSITORY / "statemachine" / "rotation.asl.json").read_text())
+    template = cfn_yaml.load(str(REPOSITORY / "template.yaml"))
+    function_timeouts = [template["Globals"]["Function"]["Timeout"]] + [
+        resource["Properties"]["Timeout"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Serverless::Function" and "Timeout" in resource.get("Properties", {})
+    ]
+
+    assert asl["TimeoutSeconds"] > 0
+    assert timedelta(seconds=asl["TimeoutSeconds"] + max(function_timeouts)) <= LEASE

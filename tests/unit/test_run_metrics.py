@@ -1,0 +1,267 @@
+"""The run's numbers: counts from hand-built audit entries, the retried errors held to the state machine,
+and the count of retryable failures as the EMF lines a handler prints."""
+
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+
+from credential_rotation.policy import Reason
+from credential_rotation.run_metrics import (
+    GUARD_REASONS,
+    NAMESPACE,
+    RETRIED_ERRORS,
+    connector_counts,
+    counts_retryable_failures,
+    run_counts,
+)
+from sandbox.template import REPOSITORY
+
+VC_A, VC_B = "abcdefghijklmnopqrstuv", "bcdefghijklmnopqrstuvw"
+SERVICE = "voice-connector-credential-rotation"
+
+
+def entry(**fields) -> dict:
+    base = {
+        "VoiceConnectorId": VC_A,
+        "Listed": [],
+        "Current": None,
+        "Stale": [],
+        "Deleted": [],
+        "Kept": [],
+        "Reasons": {},
+        "Rotation": None,
+        "Issued": None,
+        "Error": None,
+    }
+    return base | fields
+
+
+def event(outcome: str, *entries: dict) -> dict:
+    return {"Outcome": outcome, "VoiceConnectors": list(entries), "Error": None}
+
+
+GUARDED = entry(
+    Listed=["a", "b", "c", "d", "e", "f", "g", "h"],
+    Stale=["g", "h"],
+    Deleted=["g"],
+    Reasons={
+        "a": "protected",
+        "b": "kept-for-min-keep",
+        "c": "current",
+        "d": "in-grace",
+        "e": "young",
+        "f": "new",
+        "g": "stale",
+        "h": "stale",
+    },
+    Issued={"Username": "sip-20260301-k3v9q0zt", "VersionId": "v", "Promoted": True},
+)
+
+
+def test_a_connector_entry_as_counts():
+    assert connector_counts(GUARDED) == {
+        "CredentialsListed": 8,
+        "CredentialsStale": 2,
+        "CredentialsDeleted": 1,
+        "SuccessorsIssued": 1,
+        # protected, kept-for-min-keep, current, in-grace; not young, new nor stale.
+        "CredentialsKeptByGuard": 4,
+        "ConnectorsFailed": 0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("reason", "guarded"),
+    [(reason, 1) for reason in sorted(GUARD_REASONS)] + [("young", 0), ("new", 0), ("stale", 0)],
+)
+def test_only_guard_reasons_count_as_kept_by_guard(reason, guarded):
+    assert connector_counts(entry(Listed=["a"], Reasons={"a": reason}))["CredentialsKeptByGuard"] == guarded
+
+
+def test_guard_reasons_are_every_policy_reason_but_age_and_newness():
+    assert set(Reason) - {Reason.NEW, Reason.YOUNG, Reason.STALE} == GUARD_REASONS
+
+
+@pytest.mark.parametrize(
+    ("issued", "counted"),
+    [
+        (None, 0),
+        ({"Username": "sip-x", "VersionId": "v", "Promoted": False}, 0),  # failed before FinishSecret
+        ({"Username": "sip-x", "VersionId": "v"}, 0),
+        ({"Username": "sip-x", "VersionId": "v", "Promoted": True}, 1),
+    ],
+)
+def test_a_successor_counts_only_once_promoted(issued, counted):
+    assert connector_counts(entry(Issued=issued))["SuccessorsIssued"] == counted
+
+
+def test_a_failed_connector_counts_and_its_listing_still_does():
+    failed = entry(
+        Listed=["a"],
+        Stale=["a"],
+        Reasons={"a": "stale"},
+        Error={"Error": "ThrottledClientException", "Cause": "", "Step": "DeleteCredentials"},
+    )
+
+    assert connector_counts(failed) == {
+        "CredentialsListed": 1,
+        "CredentialsStale": 1,
+        "CredentialsDeleted": 0,
+        "SuccessorsIssued": 0,
+        "CredentialsKeptByGuard": 0,
+        "ConnectorsFailed": 1,
+    }
+
+
+@pytest.mark.parametrize(("outcome", "failed"), [("SUCCEEDED", 0), ("PARTIAL", 1), ("FAILED", 1)])
+def test_run_counts_sum_the_connectors_and_count_the_run(outcome, failed):
+    other = entry(
+        VoiceConnectorId=VC_B,
+        Listed=["x", "y"],
+        Stale=["x"],
+        Deleted=["x"],
+        Reasons={"x": "stale", "y": "kept-for-min-keep"},
+        Error={"Error": "States.Timeout", "Cause": "", "Step": "ListCredentials"},
+    )
+
+    counts = run_counts(event(outcome, GUARDED, other))
+
+    assert counts == {
+        "CredentialsListed": 10,
+        "CredentialsStale": 3,
+        "CredentialsDeleted": 2,
+        "SuccessorsIssued": 1,
+        "CredentialsKeptByGuard": 5,
+        "ConnectorsFailed": 1,
+        "Runs": 1,
+        "RunsFailed": failed,
+    }
+
+
+def test_a_run_refused_before_planning_counts_zeros_and_a_failed_run():
+    refused = event("FAILED") | {"Error": {"Error": "RunInProgress", "Cause": "held"}}
+
+    assert run_counts(refused) == {
+        "CredentialsListed": 0,
+        "CredentialsStale": 0,
+        "CredentialsDeleted": 0,
+        "SuccessorsIssued": 0,
+        "CredentialsKeptByGuard": 0,
+        "ConnectorsFailed": 0,
+        "Runs": 1,
+        "RunsFailed": 1,
+    }
+
+
+def retried_error_names(states: dict) -> set[str]:
+    names = set()
+    for state in states.values():
+        for retrier in state.get("Retry", []):
+            names.update(retrier["ErrorEquals"])
+        for processor in ("ItemProcessor", "Iterator"):
+            if processor in state:
+                names |= retried_error_names(state[processor]["States"])
+        for branch in state.get("Branches", []):
+            names |= retried_error_names(branch["States"])
+    return names
+
+
+def test_the_retried_errors_are_those_the_state_machine_retries_that_a_handler_raises():
+    asl = json.loads((REPOSITORY / "statemachine" / "rotation.asl.json").read_text())
+    retried = retried_error_names(asl["States"])
+    assert "ThrottledClientException" in retried  # nested in the Maps: the walk reached them
+    assert "KMSThrottlingException" in retried
+
+    raised_by_handlers = {
+        name for name in retried if not name.startswith(("Lambda.", "Sandbox.", "Runtime."))
+    }
+
+    assert raised_by_handlers == RETRIED_ERRORS
+
+
+def modeled_error(code: str) -> ClientError:
+    """A botocore modelled error, as a client raises it: a ClientError subclass named after the code."""
+    error_class = type(code, (ClientError,), {})
+    return error_class(
+        {"Error": {"Code": code, "Message": "injected"}}, "ListVoiceConnectorTerminationCredentials"
+    )
+
+
+def emitted(capsys) -> list[dict]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+
+
+def metric_lines(lines: list[dict]) -> list[tuple[list[str], dict[str, list[float]]]]:
+    """Each EMF line as (its dimension names, {metric: values}), checked for namespace and service."""
+    found = []
+    for line in lines:
+        (directive,) = line["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == NAMESPACE
+        (dimensions,) = directive["Dimensions"]
+        assert line["service"] == SERVICE
+        found.append((sorted(dimensions), {m["Name"]: line[m["Name"]] for m in directive["Metrics"]}))
+    return found
+
+
+@pytest.fixture
+def service(monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", SERVICE)
+    monkeypatch.delenv("POWERTOOLS_METRICS_NAMESPACE", raising=False)
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+
+
+def raising(error: Exception):
+    @counts_retryable_failures
+    def handler(event: dict, context: object) -> dict:
+        raise error
+
+    return handler
+
+
+def test_a_retried_error_is_counted_for_the_run_and_reraised(service, capsys):
+    error = modeled_error("ThrottledClientException")
+
+    with pytest.raises(ClientError) as raised:
+        raising(error)({"Input": {}}, None)
+
+    assert raised.value is error
+    assert metric_lines(emitted(capsys)) == [(["service"], {"RetryableFailures": [1.0]})]
+
+
+def test_a_retried_error_on_a_connector_is_counted_for_it_too(service, capsys):
+    with pytest.raises(ClientError):
+        raising(modeled_error("ThrottledClientException"))({"VoiceConnectorId": VC_A}, None)
+
+    lines = emitted(capsys)
+    assert metric_lines(lines) == [
+        (["service"], {"RetryableFailures": [1.0]}),
+        (["VoiceConnectorId", "service"], {"RetryableFailures": [1.0]}),
+    ]
+    assert lines[1]["VoiceConnectorId"] == VC_A
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        modeled_error("ForbiddenException"),  # not retried: the connector fails at once
+        modeled_error("ThrottlingException"),  # Secrets Manager's, retried by the SDK, not the machine
+        ValueError("a defect"),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+def test_an_error_the_state_machine_does_not_retry_emits_nothing(service, capsys, error):
+    with pytest.raises(type(error)):
+        raising(error)({"VoiceConnectorId": VC_A}, None)
+
+    assert emitted(capsys) == []
+
+
+def test_a_handler_that_succeeds_emits_nothing_and_returns_its_result(service, capsys):
+    @counts_retryable_failures
+    def handler(event: dict, context: object) -> dict:
+        return {"Seen": event["VoiceConnectorId"]}
+
+    assert handler({"VoiceConnectorId": VC_A}, None) == {"Seen": VC_A}
+    assert handler.__name__ == "handler"
+    assert emitted(capsys) == []
