@@ -6,19 +6,22 @@ SHELL := /bin/bash
 PYTHON ?= python3.13
 VENV := .venv
 SAM_VENV := .venv-sam
+CHECKOV_VENV := .venv-checkov
 BIN := $(VENV)/bin
 ASL := statemachine/rotation.asl.json
+ASL_VALIDATOR := tools/asl-validator
 EVENT ?= events/dry-run.json
 # sam validate wants a region and credentials to exist; these fake ones reach no account.
 SAM_ENV := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \
 	AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null SAM_CLI_TELEMETRY=0
 
-.PHONY: help setup demo run test lint validate unit lock clean
+.PHONY: help setup demo run test lint validate checkov unit bench lock lock-checkov clean
 
 help:
 	@echo "make demo    run the real state machine end to end in the offline sandbox"
 	@echo "make test    every check: lint, template and ASL validation, tests with coverage"
 	@echo "make run EVENT=events/<file>.json   run one input file in the sandbox"
+	@echo "make bench   cold-start import time of a handler, tracing off and on"
 
 $(VENV)/.installed: requirements-dev.txt functions/requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.13 (pyenv install 3.13)"; exit 1; }
@@ -33,7 +36,19 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	touch $@
 
-setup: $(VENV)/.installed $(SAM_VENV)/.installed
+# checkov pins its own boto3 and many more, so it lives in a virtualenv of its own too.
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.13 (pyenv install 3.13)"; exit 1; }
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+# asl-validator (npm), installed from its lockfile; node_modules/.package-lock.json is npm ci's own stamp.
+$(ASL_VALIDATOR)/node_modules/.package-lock.json: $(ASL_VALIDATOR)/package.json $(ASL_VALIDATOR)/package-lock.json
+	npm ci --prefix $(ASL_VALIDATOR) --no-audit --no-fund
+
+setup: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed \
+	$(ASL_VALIDATOR)/node_modules/.package-lock.json
 
 demo: $(VENV)/.installed
 	$(BIN)/python -m sandbox.demo
@@ -50,9 +65,21 @@ validate: setup
 	$(SAM_ENV) $(SAM_VENV)/bin/sam validate --lint --template template.yaml
 	$(SAM_ENV) $(SAM_VENV)/bin/sam validate --region us-east-1 --template template.yaml
 	$(BIN)/statelint --ignore=URI $(ASL)
+	npx --no --prefix $(ASL_VALIDATOR) asl-validator --json-path $(ASL)
+	$(MAKE) --no-print-directory checkov
 
-unit: $(VENV)/.installed
+# Every finding is fixed or suppressed with its reason in the resource's Metadata (checkov: skip).
+# --skip-download: offline, and nothing of the template leaves the machine.
+checkov: $(CHECKOV_VENV)/.installed
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
+
+# The security tests expand the template with SAM's own translator, from the SAM virtualenv.
+unit: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(BIN)/python -m pytest
+
+# Cold-start import time of a handler, X-Ray tracing off and on.
+bench: $(VENV)/.installed
+	$(BIN)/python -m benchmarks.cold_import
 
 test: lint validate
 	$(BIN)/python -m pytest -n 2 --cov --cov-report=term-missing
@@ -65,5 +92,13 @@ lock:
 	  /tmp/lock-venv/bin/pip freeze; } > requirements-dev.txt
 	rm -rf /tmp/lock-venv
 
+# Re-freeze requirements-checkov.txt after editing requirements-checkov.in.
+lock-checkov:
+	rm -rf /tmp/lock-checkov-venv && $(PYTHON) -m venv /tmp/lock-checkov-venv
+	/tmp/lock-checkov-venv/bin/pip install --quiet -r requirements-checkov.in
+	{ echo "# Frozen from requirements-checkov.in by \`make lock-checkov\`; edit the .in file, not this one."; \
+	  /tmp/lock-checkov-venv/bin/pip freeze; } > requirements-checkov.txt
+	rm -rf /tmp/lock-checkov-venv
+
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .ruff_cache .hypothesis .coverage .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(ASL_VALIDATOR)/node_modules .pytest_cache .ruff_cache .hypothesis .coverage .aws-sam

@@ -1,4 +1,4 @@
-"""Deploys template.yaml into moto: the same functions, table, topic, state machine and schedule."""
+"""Deploys template.yaml into moto: the same functions, table, topics, state machine, schedule and alarms."""
 
 import importlib.util
 import io
@@ -23,11 +23,31 @@ CREATION_ORDER = (
     "AWS::Logs::LogGroup",
     "AWS::KMS::Key",
     "AWS::DynamoDB::Table",
+    "AWS::SQS::Queue",
     "AWS::SNS::Topic",
     "AWS::SNS::Subscription",
     "AWS::Serverless::Function",
     "AWS::Serverless::StateMachine",
+    "AWS::Events::Rule",
+    "AWS::SNS::TopicPolicy",
+    "AWS::CloudWatch::Alarm",
+    "AWS::CloudWatch::Dashboard",
 )
+# AWS::CloudWatch::Alarm properties that put_metric_alarm takes as they are, and those it wants as numbers.
+ALARM_PROPERTIES = (
+    "AlarmDescription",
+    "ActionsEnabled",
+    "AlarmActions",
+    "OKActions",
+    "InsufficientDataActions",
+    "Namespace",
+    "MetricName",
+    "Dimensions",
+    "Statistic",
+    "ComparisonOperator",
+    "TreatMissingData",
+)
+ALARM_INTEGERS = ("Period", "EvaluationPeriods", "DatapointsToAlarm")
 
 
 @dataclass
@@ -49,6 +69,18 @@ class DeployedStack:
     @property
     def table_name(self) -> str:
         return self.outputs["LedgerTableName"]
+
+    @property
+    def alerts_topic_arn(self) -> str:
+        return self.outputs["AlertsTopicArn"]
+
+    @property
+    def dashboard_name(self) -> str:
+        return self.outputs["DashboardName"]
+
+    @property
+    def dead_letter_queue_url(self) -> str:
+        return self.physical_ids["ScheduleDeadLetterQueue"]
 
 
 def _dummy_code() -> bytes:
@@ -101,6 +133,11 @@ class StackDeployer:
             "AWS::SNS::Subscription": self._subscription,
             "AWS::Serverless::Function": self._function,
             "AWS::Serverless::StateMachine": self._state_machine,
+            "AWS::SQS::Queue": self._queue,
+            "AWS::SNS::TopicPolicy": self._topic_policy,
+            "AWS::Events::Rule": self._rule,
+            "AWS::CloudWatch::Alarm": self._alarm,
+            "AWS::CloudWatch::Dashboard": self._dashboard,
         }
         for resource_type in CREATION_ORDER:
             for logical_id, spec in resources.items():
@@ -121,12 +158,14 @@ class StackDeployer:
         return f"{self._stack}-{logical_id}"
 
     def _log_group(self, logical_id: str, properties: dict) -> tuple[str, dict]:
-        name = f"/sandbox/{self._name(logical_id)}"
+        properties = self._resolver.resolve(properties)
+        name = properties.get("LogGroupName") or f"/sandbox/{self._name(logical_id)}"
         logs = self._client("logs")
         logs.create_log_group(logGroupName=name)
         if "RetentionInDays" in properties:
             logs.put_retention_policy(logGroupName=name, retentionInDays=int(properties["RetentionInDays"]))
-        arn = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{name}"
+        # As CloudFormation's Fn::GetAtt answers, with the ":*" that Step Functions' logging requires.
+        arn = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{name}:*"
         return name, {"Arn": arn}
 
     def _kms_key(self, logical_id: str, properties: dict) -> tuple[str, dict]:
@@ -187,6 +226,7 @@ class StackDeployer:
             Timeout=int(properties.get("Timeout", 3)),
             MemorySize=int(properties.get("MemorySize", 128)),
             Environment={"Variables": {k: str(v) for k, v in properties["Environment"]["Variables"].items()}},
+            TracingConfig={"Mode": properties.get("Tracing", "PassThrough")},
         )["FunctionArn"]
         return name, {"Arn": arn}
 
@@ -194,11 +234,27 @@ class StackDeployer:
         substitutions = self._resolver.resolve(properties.get("DefinitionSubstitutions", {}))
         definition = (REPOSITORY / properties["DefinitionUri"]).read_text()
         name = self._name(logical_id)
+        options = {}
+        if "Logging" in properties:
+            logging = self._resolver.resolve(properties["Logging"])
+            options["loggingConfiguration"] = {
+                "level": logging["Level"],
+                "includeExecutionData": bool(logging.get("IncludeExecutionData", False)),
+                "destinations": [
+                    {"cloudWatchLogsLogGroup": {"logGroupArn": d["CloudWatchLogsLogGroup"]["LogGroupArn"]}}
+                    for d in logging.get("Destinations", [])
+                ],
+            }
+        if "Tracing" in properties:
+            options["tracingConfiguration"] = {
+                "enabled": bool(self._resolver.resolve(properties["Tracing"]).get("Enabled", False))
+            }
         arn = self._client("stepfunctions").create_state_machine(
             name=name,
             definition=substitute_definition(definition, substitutions),
             roleArn=self._role_arn,
             type=properties.get("Type", "STANDARD"),
+            **options,
         )["stateMachineArn"]
         for event_id, event in properties.get("Events", {}).items():
             self._schedule(event_id, event, arn)
@@ -209,15 +265,75 @@ class StackDeployer:
             raise NotImplementedError(f"the sandbox cannot deploy {event['Type']} events yet")
         properties = self._resolver.resolve(event["Properties"])
         name = self._name(event_id)
+        target = {"Arn": target_arn, "RoleArn": self._role_arn, "Input": properties.get("Input", "{}")}
+        if "RetryPolicy" in properties:
+            target["RetryPolicy"] = {key: int(value) for key, value in properties["RetryPolicy"].items()}
+        if "DeadLetterConfig" in properties:
+            target["DeadLetterConfig"] = {"Arn": properties["DeadLetterConfig"]["Arn"]}
         self._client("scheduler").create_schedule(
             Name=name,
             ScheduleExpression=properties["ScheduleExpression"],
             ScheduleExpressionTimezone=properties.get("ScheduleExpressionTimezone", "UTC"),
             State=properties.get("State", "ENABLED"),
             FlexibleTimeWindow={"Mode": "OFF"},
-            Target={"Arn": target_arn, "RoleArn": self._role_arn, "Input": properties.get("Input", "{}")},
+            Target=target,
         )
         self._deployed.schedules.append(name)
+
+    def _queue(self, logical_id: str, properties: dict) -> tuple[str, dict]:
+        properties = self._resolver.resolve(properties)
+        attributes = {
+            key: str(properties[key]).lower() if isinstance(properties[key], bool) else str(properties[key])
+            for key in ("MessageRetentionPeriod", "SqsManagedSseEnabled", "KmsMasterKeyId")
+            if key in properties
+        }
+        name = self._name(logical_id)
+        sqs = self._client("sqs")
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return url, {"Arn": arn, "QueueName": name, "QueueUrl": url}
+
+    def _topic_policy(self, logical_id: str, properties: dict) -> tuple[str, dict]:
+        properties = self._resolver.resolve(properties)
+        for topic_arn in properties["Topics"]:
+            self._client("sns").set_topic_attributes(
+                TopicArn=topic_arn,
+                AttributeName="Policy",
+                AttributeValue=json.dumps(properties["PolicyDocument"]),
+            )
+        return self._name(logical_id), {}
+
+    def _rule(self, logical_id: str, properties: dict) -> tuple[str, dict]:
+        properties = self._resolver.resolve(properties)
+        name = self._name(logical_id)
+        events = self._client("events")
+        arn = events.put_rule(
+            Name=name,
+            EventPattern=json.dumps(properties["EventPattern"]),
+            State=properties.get("State", "ENABLED"),
+            Description=properties.get("Description", ""),
+        )["RuleArn"]
+        if properties.get("Targets"):
+            events.put_targets(Rule=name, Targets=properties["Targets"])
+        return name, {"Arn": arn}
+
+    def _alarm(self, logical_id: str, properties: dict) -> tuple[str, dict]:
+        properties = self._resolver.resolve(properties)
+        name = self._name(logical_id)
+        arguments = {key: properties[key] for key in ALARM_PROPERTIES if key in properties}
+        arguments.update({key: int(properties[key]) for key in ALARM_INTEGERS if key in properties})
+        cloudwatch = self._client("cloudwatch")
+        cloudwatch.put_metric_alarm(AlarmName=name, Threshold=float(properties["Threshold"]), **arguments)
+        (alarm,) = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+        return name, {"Arn": alarm["AlarmArn"]}
+
+    def _dashboard(self, logical_id: str, properties: dict) -> tuple[str, dict]:
+        properties = self._resolver.resolve(properties)
+        name = properties.get("DashboardName") or self._name(logical_id)
+        self._client("cloudwatch").put_dashboard(
+            DashboardName=name, DashboardBody=properties["DashboardBody"]
+        )
+        return name, {}
 
 
 def deploy_stack(

@@ -1,14 +1,17 @@
 """The audit event: what a run did, built from the state machine's document, whatever the outcome.
 
 The publish task receives the whole state document, because a run can reach it from any point: refused
-at the input (no Run yet), refused at the deletion limit (plans, no changes), after a dry run (plans
-only) or after issuing and deleting. Missing parts mean "did not happen", never an error.
+before listing (a Refusal instead of a Run), failed in ResolveRun (the raw Input still there), refused
+at the deletion limit (plans, no changes), after a dry run (plans only) or after issuing and deleting.
+Missing parts mean "did not happen", never an error.
 """
 
 import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+
+from credential_rotation.run_input import refusal_context
 
 # 1.1: per connector, Current, Rotation and Issued; a connector's Error names the Step that failed.
 SCHEMA_VERSION = "1.1"
@@ -64,24 +67,17 @@ def _outcome(run_error: dict | None, connectors: list[dict[str, Any]]) -> str:
     return PARTIAL if failed else SUCCEEDED
 
 
-def _fallback_context(state: Mapping[str, Any], default_dry_run: bool) -> tuple[str, bool]:
-    """Trigger and DryRun for a run refused before its input was resolved: the input's own values
-    where they are valid, else the defaults."""
-    raw = state.get("Input")
-    raw = raw if isinstance(raw, dict) else {}
-    trigger = raw.get("Trigger") if raw.get("Trigger") in ("schedule", "manual") else "manual"
-    dry_run = raw["DryRun"] if isinstance(raw.get("DryRun"), bool) else default_dry_run
-    return trigger, dry_run
-
-
 def build_event(state: Mapping[str, Any], finished_at: datetime, default_dry_run: bool) -> dict[str, Any]:
-    run = state.get("Run")
+    run, refusal = state.get("Run"), state.get("Refusal")
     if run:
         trigger, dry_run, policy = run["Trigger"], run["DryRun"], run["Policy"]
+    elif refusal:
+        trigger, dry_run, policy = refusal["Trigger"], refusal["DryRun"], None
     else:
-        (trigger, dry_run), policy = _fallback_context(state, default_dry_run), None
+        # ResolveRun itself failed: the raw input is still in the state.
+        (trigger, dry_run), policy = refusal_context(state.get("Input"), default_dry_run), None
     connectors = _connector_entries(state.get("Plans") or [], state.get("Changes") or [])
-    run_error = error_entry(state.get("RunError"))
+    run_error = error_entry(state.get("RunError") or (refusal or {}).get("Refused"))
     return {
         "SchemaVersion": SCHEMA_VERSION,
         "ExecutionArn": state["ExecutionArn"],

@@ -210,3 +210,12 @@ def resolve_run(
         voice_connector_ids=tuple(voice_connector_ids),
         max_concurrency=settings.max_concurrency,
     )
+
+
+def refusal_context(raw_input: object, default_dry_run: bool) -> tuple[str, bool]:
+    """Trigger and DryRun for a run refused before its input was resolved: the input's own values where
+    they are valid, else the defaults."""
+    raw = raw_input if isinstance(raw_input, dict) else {}
+    trigger = raw.get("Trigger") if raw.get("Trigger") in ("schedule", "manual") else "manual"
+    dry_run = raw["DryRun"] if isinstance(raw.get("DryRun"), bool) else default_dry_run
+    return trigger, dry_run

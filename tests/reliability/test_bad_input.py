@@ -526,18 +526,9 @@ def strings_in(value: Any) -> list[str]:
     return [text for item in items for text in strings_in(item)]
 
 
-# The raw input travels in the run's state up to PublishAudit (for its Trigger and DryRun), so an input
-# within a few KiB of the 256 KiB limit makes PublishAudit's output too big: States.DataLimitExceeded, which
-# no Catch takes. A defect of statemachine/rotation.asl.json, not of the input's validation.
-NEAR_THE_LIMIT = pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="ASL: a refused input near 256 KiB ends in DataLimitExceeded"
-)
-MARKS = {"voice-connector-ids-10000-entries": NEAR_THE_LIMIT}
-
-
 @pytest.mark.parametrize(
     ("execution_input", "expected"),
-    [pytest.param(*case, id=name, marks=MARKS.get(name, ())) for name, case in CASES.items()],
+    [pytest.param(*case, id=name) for name, case in CASES.items()],
 )
 def test_named_bad_input(quiet_fleet, audit_schema, execution_input, expected):
     execution_input = fill(execution_input, quiet_fleet.ids)

@@ -167,7 +167,16 @@ def check_refused(tally: Tally, loser: Execution, event: dict, winner_arn: str) 
     # Refused before it listed anything: after ResolveRun, straight to the audit.
     states = loser.states_entered()
     tally.expect(
-        states == ["CaptureExecution", "ResolveRun", "PublishAudit", "ReportOutcome", "RunFailed"],
+        states
+        == [
+            "CaptureExecution",
+            "ResolveRun",
+            "RunRefused",
+            "Refused",
+            "PublishAudit",
+            "ReportOutcome",
+            "RunFailed",
+        ],
         f"the refused run went on: {states}",
     )
 

@@ -23,6 +23,11 @@ LAMBDA_TRANSIENT = {
     "Lambda.TooManyRequestsException",
 }
 SECRETS_RETRYABLE = {"InternalServiceError"}
+# A function that died mid-way (timeout, crash). Only a task whose retry is safe after a partial attempt
+# retries these: DeleteCredentials re-lists, deletes only what is still stale, and reports what the dead
+# attempt deleted.
+LAMBDA_DIED = {"Sandbox.Timedout", "Runtime.ExitError", "Lambda.Unknown"}
+RETRIED_AFTER_DYING = {"DeleteCredentials"}
 CHIME_TASKS = {"ResolveRun", "ListCredentials", "SetSecret", "TestSecret", "DeleteCredentials"}
 SECRETS_TASKS = {"ListCredentials", "CreateSecret", "SetSecret", "FinishSecret", "DeleteCredentials"}
 # The four steps of issuing run one function, as a Secrets Manager rotation function runs its four steps.
@@ -86,10 +91,47 @@ def test_every_task_runs_a_function_of_this_stack(template, states):
     assert {f"{name}Function" for name in expected.values()} == functions
 
 
+# What the state machine's role needs beside invoking its functions: log delivery and, when tracing, X-Ray.
+# Neither service supports resource-level permissions for these actions.
+STATE_MACHINE_LOG_DELIVERY = {
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
+STATE_MACHINE_TRACING = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+}
+
+
 def test_the_state_machine_may_invoke_exactly_its_functions(template):
     properties = state_machine(template)
-    invoked = {policy["LambdaInvokePolicy"]["FunctionName"]["Ref"] for policy in properties["Policies"]}
+    invoked = {
+        policy["LambdaInvokePolicy"]["FunctionName"]["Ref"]
+        for policy in properties["Policies"]
+        if "LambdaInvokePolicy" in policy
+    }
     assert invoked == {value["Fn::GetAtt"][0] for value in properties["DefinitionSubstitutions"].values()}
+
+
+def test_the_state_machine_may_otherwise_only_deliver_its_logs_and_traces(template):
+    others = [policy for policy in state_machine(template)["Policies"] if "LambdaInvokePolicy" not in policy]
+    unconditional = [policy for policy in others if "Fn::If" not in policy]
+    conditional = [policy["Fn::If"] for policy in others if "Fn::If" in policy]
+    ((log_statement,),) = [policy["Statement"] for policy in unconditional]
+    assert set(actions(log_statement)) == STATE_MACHINE_LOG_DELIVERY
+    assert log_statement["Resource"] == "*"
+    ((condition, granted, otherwise),) = conditional
+    assert (condition, otherwise) == ("TracingEnabled", {"Ref": "AWS::NoValue"})
+    ((trace_statement,),) = [granted["Statement"]]
+    assert set(actions(trace_statement)) == STATE_MACHINE_TRACING
 
 
 @pytest.mark.parametrize("task", sorted(CHIME_TASKS | SECRETS_TASKS))
@@ -100,6 +142,8 @@ def test_aws_tasks_retry_exactly_the_transient_errors_of_the_services_they_call(
         expected |= CHIME_RETRYABLE
     if task in SECRETS_TASKS:
         expected |= SECRETS_RETRYABLE
+    if task in RETRIED_AFTER_DYING:
+        expected |= LAMBDA_DIED
     assert retried == expected
     assert not retried & CHIME_NOT_RETRYABLE
 
@@ -184,7 +228,8 @@ def actions(statement: dict) -> list[str]:
 
 
 EXPECTED_ACTIONS = {
-    "ResolveRunFunction": {"chime:ListVoiceConnectors"},
+    # PutItem and GetItem for the run lock's item only (test_the_run_lock_grants_reach_only_the_lock_item).
+    "ResolveRunFunction": {"chime:ListVoiceConnectors", "dynamodb:PutItem", "dynamodb:GetItem"},
     "ListCredentialsFunction": {
         "chime:ListVoiceConnectorTerminationCredentials",
         "dynamodb:Query",
@@ -218,7 +263,7 @@ EXPECTED_ACTIONS = {
         "kms:Decrypt",
         "kms:GenerateDataKey",
     },
-    "PublishAuditFunction": {"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"},
+    "PublishAuditFunction": {"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "dynamodb:DeleteItem"},
 }
 
 
@@ -254,6 +299,34 @@ def test_every_permission_is_scoped_to_this_stack_or_this_accounts_voice_connect
                 assert statement["Resource"] == expected_resource[key], action
 
 
+# The run lock's item; the functions that take and release it may touch no other item of the ledger.
+RUN_LOCK_ONLY = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["#run-lock"]}}
+RUN_LOCK_ACTIONS = {
+    "ResolveRunFunction": {"dynamodb:PutItem", "dynamodb:GetItem"},
+    "PublishAuditFunction": {"dynamodb:DeleteItem"},
+}
+
+
+@pytest.mark.parametrize("function", sorted(RUN_LOCK_ACTIONS))
+def test_the_run_lock_grants_reach_only_the_lock_item(template, function):
+    ledger_statements = [
+        statement
+        for statement in function_statements(template, function)
+        if any(action.startswith("dynamodb:") for action in actions(statement))
+    ]
+    assert {action for statement in ledger_statements for action in actions(statement)} == (
+        RUN_LOCK_ACTIONS[function]
+    )
+    for statement in ledger_statements:
+        assert statement["Condition"] == RUN_LOCK_ONLY
+
+
+def test_the_run_lock_key_is_the_one_the_code_uses(template):
+    from credential_rotation.run_lock import LOCK_KEY
+
+    assert RUN_LOCK_ONLY["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"] == [LOCK_KEY]
+
+
 def test_the_ledger_survives_the_stack_and_can_be_restored(template):
     table = template["Resources"]["LedgerTable"]
     assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
@@ -267,7 +340,13 @@ def test_the_audit_topic_is_encrypted_with_the_stacks_rotating_key(template):
 
 
 def test_outputs(template):
-    assert set(template["Outputs"]) == {"StateMachineArn", "AuditTopicArn", "LedgerTableName"}
+    assert set(template["Outputs"]) == {
+        "StateMachineArn",
+        "AuditTopicArn",
+        "LedgerTableName",
+        "AlertsTopicArn",
+        "DashboardName",
+    }
 
 
 def test_every_events_file_is_an_object_the_console_accepts():

@@ -8,12 +8,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from credential_rotation import wiring
 from credential_rotation.config import get_settings
+from credential_rotation.errors import InvalidInput, RunInProgress, TooManyVoiceConnectors
 from credential_rotation.models import ResolveRunRequest
-from credential_rotation.run_input import resolve_run
+from credential_rotation.run_input import refusal_context, resolve_run
 from credential_rotation.run_metrics import counts_retryable_failures
 from credential_rotation.tracing import traced
 
 logger = Logger()
+# What refuses a run before anything is listed; any other error fails the task (and is retried or caught).
+REFUSALS = (InvalidInput, TooManyVoiceConnectors, RunInProgress)
 
 
 @traced
@@ -21,15 +24,26 @@ logger = Logger()
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict, context: LambdaContext) -> dict:
     request = ResolveRunRequest.parse(event)
-    run = resolve_run(
-        raw_input=request.input,
-        execution_arn=request.execution_arn,
-        started_at=request.started_at,
-        settings=get_settings(),
-        list_voice_connector_ids=wiring.voice_connectors().voice_connector_ids,
-    )
-    if not run.dry_run:
-        wiring.run_lock().acquire(run.execution_arn, datetime.now(UTC))
+    settings = get_settings()
+    try:
+        run = resolve_run(
+            raw_input=request.input,
+            execution_arn=request.execution_arn,
+            started_at=request.started_at,
+            settings=settings,
+            list_voice_connector_ids=wiring.voice_connectors().voice_connector_ids,
+        )
+        if not run.dry_run:
+            wiring.run_lock().acquire(run.execution_arn, datetime.now(UTC))
+    except REFUSALS as refusal:
+        # Answered, not raised: the answer replaces the raw input in the run's state (see the ASL).
+        trigger, dry_run = refusal_context(request.input, settings.default_dry_run)
+        logger.warning("Run refused", extra={"error": type(refusal).__name__})
+        return {
+            "Refused": {"Error": type(refusal).__name__, "Cause": str(refusal)},
+            "Trigger": trigger,
+            "DryRun": dry_run,
+        }
     logger.info(
         "Run resolved",
         extra={
