@@ -101,6 +101,7 @@ def test_the_rule_tells_the_alerts_topic_which_execution_and_links_to_it(templat
     assert transformer["InputPathsMap"] == {
         "executionArn": "$.detail.executionArn",
         "status": "$.detail.status",
+        "error": "$.detail.error",
         "stateMachineArn": "$.detail.stateMachineArn",
     }
     text = transformer["InputTemplate"]["Fn::Sub"]
