@@ -41,6 +41,7 @@ class Demo:
     def run(self, title: str, execution_input: Any = None, scheduled: bool = False) -> None:
         self.runs += 1
         waits_before = len(self.sandbox.retry_clock.waits)
+        metrics_before = len(self.sandbox.metrics())
         execution = self.sandbox.fire_schedule() if scheduled else self.sandbox.run(execution_input)
         print_run(
             self.out,
@@ -48,6 +49,7 @@ class Demo:
             execution,
             self.sandbox.audit_messages(),
             self.sandbox.retry_clock.waits[waits_before:],
+            self.sandbox.metrics()[metrics_before:],
         )
 
     def fleet(self, heading: str) -> None:

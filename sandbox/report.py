@@ -1,4 +1,5 @@
-"""Prints what a person wants to see of a run: the path it took, its retries, and its audit event."""
+"""Prints what a person wants to see of a run: the path it took, its retries, whether it pages, its
+metrics and its audit event."""
 
 import json
 from typing import Any, TextIO
@@ -6,6 +7,8 @@ from typing import Any, TextIO
 from sandbox.executions import Execution
 from sandbox.template import REPOSITORY
 
+# The statuses template.yaml's RunFailedRule matches.
+PAGING_STATUSES = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 TOP_LEVEL_STATES = set(json.loads((REPOSITORY / "statemachine" / "rotation.asl.json").read_text())["States"])
 
 
@@ -35,6 +38,7 @@ def print_run(
     execution: Execution,
     messages: list[dict[str, Any]],
     waits: list[Any],
+    metrics: list[dict[str, Any]] = (),
 ) -> None:
     out.write(f"\n=== {title}\n")
     out.write(f"states   {state_path(execution)}\n")
@@ -47,6 +51,15 @@ def print_run(
         drawn = ", ".join(f"{wait.delay:.2f}s of {wait.cap:g}s" for wait in waits)
         out.write(f"waits    {drawn} (full jitter: the wait drawn, of the backoff cap)\n")
     out.write(f"status   {execution.status}" + (f" ({execution.error})" if execution.error else "") + "\n")
+    if execution.status in PAGING_STATUSES:
+        out.write(f"alert    RunFailedRule pages the alerts topic: {execution.status}, {execution.arn}\n")
+    totals: dict[str, float] = {}
+    for record in metrics:
+        if set(record["Dimensions"]) == {"service"}:  # the per-run records; per connector they repeat
+            for name, values in record["Values"].items():
+                totals[name] = totals.get(name, 0) + sum(values)
+    if totals:
+        out.write("metrics  " + " ".join(f"{name}={value:g}" for name, value in totals.items()) + "\n")
     for message in messages:
         attributes = " ".join(f"{key}={value}" for key, value in sorted(message["Attributes"].items()))
         out.write(f"audit    SNS message with attributes {attributes}\n")
