@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pytest
 
 from sandbox.session import Sandbox
+from tests.reliability.conftest import TRIED
 from tests.workflow.rotation_watch import RotationWatch
 
 CHIME, SECRETS, DYNAMODB, SNS = "chime-sdk-voice", "secrets-manager", "dynamodb", "sns"
@@ -252,6 +253,12 @@ def test_a_fault_is_reported_truthfully_and_later_runs_converge(case: Case):
         watch, due, stale = seeded(sandbox)
         run_with_fault(watch, case)
         converge(watch, due, stale)
+        TRIED["faults: cases"] += 1
+        TRIED["faults: errors and deaths injected"] += len(sandbox.aws_faults.injected) + len(
+            sandbox.aws_faults.failed_invocations
+        )
+        TRIED["faults: runs (seeding, faulty, converging)"] += watch.runs + 1
+        TRIED["faults: invariant checks"] += watch.checks
 
 
 def test_the_matrix_covers_every_task_and_each_fault_kind():
