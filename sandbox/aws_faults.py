@@ -13,7 +13,7 @@ would.
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import boto3
@@ -61,6 +61,7 @@ class Fault:
     error: str | None  # None: the function dies after the call instead of answering an error
     death: type[Exception] = LambdaCrashed
     function: str | None = None  # None: whichever function makes the call
+    skip: int = 0  # matching calls let through before this one takes effect
 
 
 @dataclass
@@ -79,11 +80,11 @@ class AwsFaults:
         self.pending.extend(Fault(service, operation, None, function=function) for _ in range(times))
 
     def time_out_after(
-        self, service: str, operation: str, times: int = 1, function: str | None = None
+        self, service: str, operation: str, times: int = 1, function: str | None = None, skip: int = 0
     ) -> None:
-        self.pending.extend(
-            Fault(service, operation, None, LambdaTimedOut, function=function) for _ in range(times)
-        )
+        """The function times out after its next call of ``operation`` (after ``skip`` more of them)."""
+        death = Fault(service, operation, None, LambdaTimedOut, function=function, skip=skip)
+        self.pending.extend(replace(death) for _ in range(times))
 
     def fail_invocations(self, function: str, errors: list[str]) -> None:
         """The function's next invocations answer these errors (e.g. Lambda.ServiceException) unrun."""
@@ -107,6 +108,9 @@ class AwsFaults:
             if (fault.service, fault.operation, fault.error is None) == (service, operation, crash) and (
                 fault.function is None or caller.endswith(fault.function)
             ):
+                if fault.skip:
+                    fault.skip -= 1
+                    return None
                 self.pending.remove(fault)
                 self.injected.append(fault)
                 return fault

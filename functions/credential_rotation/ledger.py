@@ -27,6 +27,8 @@ class LedgerRecord:
     state: str
     # The execution whose delete step was about to delete it (set just before the delete call).
     retiring_by: str | None = None
+    # The execution that deleted it (state "deleted").
+    deleted_by: str | None = None
 
 
 def _timestamp(moment: datetime) -> str:
@@ -39,6 +41,7 @@ def _record(item: dict[str, Any]) -> LedgerRecord:
         first_seen_at=datetime.fromisoformat(item["FirstSeenAt"]["S"]),
         state=item["State"]["S"],
         retiring_by=item.get("RetiringBy", {}).get("S"),
+        deleted_by=item.get("DeletedBy", {}).get("S"),
     )
 
 

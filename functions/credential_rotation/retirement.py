@@ -5,7 +5,7 @@ from datetime import datetime
 from botocore.exceptions import BotoCoreError, ClientError
 
 from credential_rotation.chime import VoiceConnectorCredentials
-from credential_rotation.ledger import PRESENT, CredentialLedger
+from credential_rotation.ledger import DELETED, PRESENT, CredentialLedger
 from credential_rotation.models import DeletionRequest, DeletionResult
 from credential_rotation.policy import confirm_deletions
 from credential_rotation.secret_store import ConnectorSecrets, secret_name
@@ -27,15 +27,18 @@ def retire_stale(
     vc_id = request.voice_connector_id
     fresh = chime.usernames(vc_id)
     records = ledger.records(vc_id)
-    # A previous attempt of this very step that died after its delete call: what it marked and what is
-    # now gone, it deleted. Reporting it here keeps every deletion in the run's audit event.
+    # A previous attempt of this very step that died after its delete call: what it marked (or even
+    # recorded as deleted) and what is now gone, it deleted. Reporting it here keeps every deletion in
+    # the run's audit event.
     deleted_earlier = {
         username
         for username, record in records.items()
-        if record.state == PRESENT
-        and record.retiring_by == request.execution_arn
-        and username in request.stale
+        if username in request.stale
         and username not in fresh
+        and (
+            (record.state == PRESENT and record.retiring_by == request.execution_arn)
+            or (record.state == DELETED and record.deleted_by == request.execution_arn)
+        )
     }
     current, _ = secrets.staged_usernames(secret_name(request.policy.secret_name_prefix, vc_id))
     confirmed = confirm_deletions(

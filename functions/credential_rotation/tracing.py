@@ -21,5 +21,6 @@ def traced(handler: Handler) -> Handler:
         return handler
     from aws_lambda_powertools import Tracer
 
-    # Tracer() patches boto3, so every AWS call of the handler is a subsegment.
-    return Tracer().capture_lambda_handler(handler)
+    # Tracer() patches boto3, so every AWS call of the handler is a subsegment. Responses and errors are
+    # not captured as trace metadata: they hold usernames (a listing, a deletion, the audit event).
+    return Tracer().capture_lambda_handler(handler, capture_response=False, capture_error=False)
