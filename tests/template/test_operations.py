@@ -193,7 +193,7 @@ def test_the_no_success_alarm_names_both_causes(template):
 def test_no_success_alarm_days_stay_within_what_cloudwatch_evaluates(template):
     parameter = template["Parameters"]["NoSuccessAlarmDays"]
     assert parameter["Type"] == "Number"
-    assert (parameter["MinValue"], parameter["Default"], parameter["MaxValue"]) == (1, 2, 7)
+    assert (parameter["MinValue"], parameter["Default"], parameter["MaxValue"]) == (2, 2, 7)
     assert (
         parameter["MaxValue"] * properties(template, "NoSuccessfulRunAlarm")["Period"] <= ALARM_WINDOW_LIMIT
     )
