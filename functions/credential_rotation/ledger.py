@@ -112,6 +112,18 @@ class CredentialLedger:
             marked.append(username)
         return tuple(marked)
 
+    def unmark_retiring(self, voice_connector_id: str, usernames: Iterable[str], execution_arn: str) -> None:
+        """The delete call failed: the marks must not later blame this execution for a person's removal."""
+        for username in usernames:
+            with suppress(self._client.exceptions.ConditionalCheckFailedException):
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=self._key(voice_connector_id, username),
+                    UpdateExpression="REMOVE RetiringBy",
+                    ConditionExpression="RetiringBy = :by",
+                    ExpressionAttributeValues={":by": {"S": execution_arn}},
+                )
+
     def mark_deleted(
         self, voice_connector_id: str, usernames: Iterable[str], deleted_at: datetime, execution_arn: str
     ) -> None:

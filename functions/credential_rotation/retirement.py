@@ -1,5 +1,6 @@
 """Delete a connector's stale usernames, after checking the plan still holds."""
 
+from contextlib import suppress
 from datetime import datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -51,7 +52,14 @@ def retire_stale(
     )
     marked = ledger.mark_retiring(vc_id, confirmed, request.execution_arn) if confirmed else ()
     if marked:
-        chime.delete(vc_id, marked)
+        try:
+            chime.delete(vc_id, marked)
+        except (BotoCoreError, ClientError):
+            # Refused or throttled (the state machine retries): nothing was deleted, so take the marks back,
+            # as far as the ledger lets us; the error is what the run must see.
+            with suppress(BotoCoreError, ClientError):
+                ledger.unmark_retiring(vc_id, marked, request.execution_arn)
+            raise
     deleted = tuple(sorted(deleted_earlier | set(marked)))
     ledger_updated = True
     if deleted:

@@ -234,6 +234,12 @@ def run_with_fault(watch: RotationWatch, case: Case) -> tuple[str, list[dict]]:
     for vc in before:
         # Authentication is never switched off.
         assert after[vc], vc
+    # A username marked for retirement is one the run really deleted: a failed delete takes its marks back,
+    # so a later removal by a person is never blamed on this run.
+    items = sandbox.client("dynamodb").scan(TableName=sandbox.stack.table_name)["Items"]
+    for item in items:
+        if "RetiringBy" in item and item["State"]["S"] == "present":
+            assert item["Username"]["S"] not in after[item["VoiceConnectorId"]["S"]], item
     return execution.status, events
 
 
