@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
 
 from sandbox.lambda_runtime import current_function
 
@@ -54,6 +55,13 @@ class LambdaTimedOut(Exception):
     lambda_error_type = "Sandbox.Timedout"
 
 
+def _error_response(code: str, status: int) -> dict[str, Any]:
+    return {
+        "Error": {"Code": code, "Message": f"injected by the sandbox: {code}"},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+
+
 @dataclass
 class Fault:
     service: str
@@ -62,6 +70,7 @@ class Fault:
     death: type[Exception] = LambdaCrashed
     function: str | None = None  # None: whichever function makes the call
     skip: int = 0  # matching calls let through before this one takes effect
+    after: bool = False  # the call takes effect first: a death (error None) or an error answered after it
 
 
 @dataclass
@@ -77,13 +86,19 @@ class AwsFaults:
         self.pending.extend(Fault(service, operation, error, function=function) for error in errors)
 
     def crash_after(self, service: str, operation: str, times: int = 1, function: str | None = None) -> None:
-        self.pending.extend(Fault(service, operation, None, function=function) for _ in range(times))
+        self.pending.extend(
+            Fault(service, operation, None, function=function, after=True) for _ in range(times)
+        )
+
+    def fail_after(self, service: str, operation: str, error: str, function: str | None = None) -> None:
+        """The call takes effect, then the caller gets ``error`` anyway (a server fault on the way back)."""
+        self.pending.append(Fault(service, operation, error, function=function, after=True))
 
     def time_out_after(
         self, service: str, operation: str, times: int = 1, function: str | None = None, skip: int = 0
     ) -> None:
         """The function times out after its next call of ``operation`` (after ``skip`` more of them)."""
-        death = Fault(service, operation, None, LambdaTimedOut, function=function, skip=skip)
+        death = Fault(service, operation, None, LambdaTimedOut, function=function, skip=skip, after=True)
         self.pending.extend(replace(death) for _ in range(times))
 
     def fail_invocations(self, function: str, errors: list[str]) -> None:
@@ -102,10 +117,10 @@ class AwsFaults:
         self.pending.clear()
         self.invocations.clear()
 
-    def _take(self, service: str, operation: str, crash: bool) -> Fault | None:
+    def _take(self, service: str, operation: str, after: bool) -> Fault | None:
         caller = current_function() or ""
         for fault in self.pending:
-            if (fault.service, fault.operation, fault.error is None) == (service, operation, crash) and (
+            if (fault.service, fault.operation, fault.after) == (service, operation, after) and (
                 fault.function is None or caller.endswith(fault.function)
             ):
                 if fault.skip:
@@ -117,23 +132,23 @@ class AwsFaults:
         return None
 
     def _before_call(self, model: Any, **_: Any) -> tuple[AWSResponse, dict] | None:
-        fault = self._take(model.service_model.service_id.hyphenize(), model.name, crash=False)
+        fault = self._take(model.service_model.service_id.hyphenize(), model.name, after=False)
         if fault is None:
             return None
         status = ERROR_STATUS.get(fault.error, 500)
-        response = AWSResponse("https://sandbox.invalid/", status, {}, None)
-        parsed = {
-            "Error": {"Code": fault.error, "Message": f"injected by the sandbox: {fault.error}"},
-            "ResponseMetadata": {"HTTPStatusCode": status},
-        }
-        return response, parsed
+        return AWSResponse("https://sandbox.invalid/", status, {}, None), _error_response(fault.error, status)
 
     def _after_call(self, model: Any, http_response: Any, **_: Any) -> None:
         if http_response.status_code >= 300:
             return
-        fault = self._take(model.service_model.service_id.hyphenize(), model.name, crash=True)
-        if fault is not None:
+        fault = self._take(model.service_model.service_id.hyphenize(), model.name, after=True)
+        if fault is None:
+            return
+        if fault.error is None:
             raise fault.death(f"the function died after {model.name} took effect")
+        # Named as botocore names a modelled error, which is the name Step Functions matches.
+        error_class = type(fault.error, (ClientError,), {})
+        raise error_class(_error_response(fault.error, ERROR_STATUS.get(fault.error, 500)), model.name)
 
     @contextmanager
     def installed(self) -> Iterator["AwsFaults"]:

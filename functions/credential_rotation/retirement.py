@@ -54,11 +54,13 @@ def retire_stale(
     if marked:
         try:
             chime.delete(vc_id, marked)
-        except (BotoCoreError, ClientError):
-            # Refused or throttled (the state machine retries): nothing was deleted, so take the marks back,
-            # as far as the ledger lets us; the error is what the run must see.
-            with suppress(BotoCoreError, ClientError):
-                ledger.unmark_retiring(vc_id, marked, request.execution_arn)
+        except ClientError as error:
+            # Refused or throttled (4xx): nothing was deleted, so take the marks back, as far as the ledger
+            # lets us. A server fault (5xx) or a lost connection may have deleted: those marks stay, so that
+            # a retry that finds the usernames gone reports the deletion.
+            if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500) < 500:
+                with suppress(BotoCoreError, ClientError):
+                    ledger.unmark_retiring(vc_id, marked, request.execution_arn)
             raise
     deleted = tuple(sorted(deleted_earlier | set(marked)))
     ledger_updated = True
