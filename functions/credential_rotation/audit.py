@@ -14,11 +14,17 @@ from typing import Any
 from credential_rotation.run_input import refusal_context
 
 # 1.1: per connector, Current, Rotation and Issued; a connector's Error names the Step that failed.
-SCHEMA_VERSION = "1.1"
+# 1.2: Truncated, when the event had to leave out what the execution history keeps, to fit SNS.
+SCHEMA_VERSION = "1.2"
 SUCCEEDED, PARTIAL, FAILED = "SUCCEEDED", "PARTIAL", "FAILED"
 # Step Functions keeps at most 32,768 characters of a Fail state's cause.
 MAX_CAUSE_CHARACTERS = 32_768
 MAX_ERROR_CAUSE_CHARACTERS = 2_000
+# SNS takes a message of up to 256 KiB, subject and attributes included.
+MAX_MESSAGE_BYTES = 240 * 1024
+# What a connector entry can do without: the listing and the verdicts, which the execution history keeps.
+# What was stale, deleted, issued and failed always stays.
+LEFT_OUT_WHEN_TRUNCATED = ("Listed", "Kept", "Reasons")
 
 
 def error_entry(caught: Mapping[str, Any] | None, step: str | None = None) -> dict[str, Any] | None:
@@ -43,15 +49,16 @@ def _connector_entries(plans: list[dict], changes: list[dict]) -> list[dict[str,
     for plan in plans:
         change = changes_by_id.get(plan["VoiceConnectorId"], {})
         failed = plan if plan.get("Error") else change
+        reasons, stale = dict(plan.get("Reasons", {})), list(plan.get("Stale", []))
         entries.append(
             {
                 "VoiceConnectorId": plan["VoiceConnectorId"],
-                "Listed": list(plan.get("Listed", [])),
+                "Listed": list(reasons),
                 "Current": plan.get("Current"),
-                "Stale": list(plan.get("Stale", [])),
+                "Stale": stale,
                 "Deleted": list(change.get("Deleted", [])),
-                "Kept": list(plan.get("Kept", [])),
-                "Reasons": {verdict["Username"]: verdict["Reason"] for verdict in plan.get("Verdicts", [])},
+                "Kept": sorted(set(reasons) - set(stale)),
+                "Reasons": reasons,
                 "Rotation": plan.get("Rotation"),
                 "Issued": change.get("Issued"),
                 "Error": error_entry(failed.get("Error"), failed.get("Step")),
@@ -90,6 +97,18 @@ def build_event(state: Mapping[str, Any], finished_at: datetime, default_dry_run
         "VoiceConnectors": connectors,
         "Error": run_error,
     }
+
+
+def fit_for_sns(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as it is published: whole when it fits in an SNS message, else marked Truncated and
+    without each connector's listing and verdicts."""
+    if len(json.dumps(event, separators=(",", ":")).encode()) <= MAX_MESSAGE_BYTES:
+        return event
+    connectors = [
+        {key: value for key, value in entry.items() if key not in LEFT_OUT_WHEN_TRUNCATED}
+        for entry in event["VoiceConnectors"]
+    ]
+    return event | {"VoiceConnectors": connectors, "Truncated": True}
 
 
 def execution_failure(event: Mapping[str, Any]) -> tuple[str | None, str | None]:

@@ -3,7 +3,6 @@
 Field names are PascalCase on the wire, as everywhere else in Step Functions and the AWS APIs.
 """
 
-from datetime import datetime
 from typing import Any, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -123,24 +122,19 @@ class FindStaleRequest(ConnectorTask):
     pending: str | None = None
 
 
-class VerdictEntry(WireModel):
-    username: str
-    reason: Reason
-    first_seen_at: datetime
-    age_days: int
-
-
 class RotationEntry(WireModel):
     due: bool
     reason: RotationReason
 
 
 class ConnectorPlan(WireModel):
+    """Kept small: 100 connectors' plans travel together in the run's state, which Step Functions caps at
+    256 KiB. The listing is the keys of Reasons (in the policy's order); what is kept is what is not stale.
+    """
+
     voice_connector_id: str
-    listed: tuple[str, ...]
     stale: tuple[str, ...]
-    kept: tuple[str, ...]
-    verdicts: tuple[VerdictEntry, ...]
+    reasons: dict[str, Reason]
     current: str | None
     rotation: RotationEntry
 

@@ -4,7 +4,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from credential_rotation.errors import DeletionLimitExceeded
-from credential_rotation.models import ConnectorPlan, FindStaleRequest, RotationEntry, VerdictEntry
+from credential_rotation.models import ConnectorPlan, FindStaleRequest, RotationEntry
 from credential_rotation.policy import judge
 from credential_rotation.rotation_due import decide
 
@@ -28,18 +28,8 @@ def plan_connector(request: FindStaleRequest) -> ConnectorPlan:
     )
     return ConnectorPlan(
         voice_connector_id=request.voice_connector_id,
-        listed=tuple(verdict.username for verdict in plan.verdicts),
         stale=plan.stale,
-        kept=plan.kept,
-        verdicts=tuple(
-            VerdictEntry(
-                username=verdict.username,
-                reason=verdict.reason,
-                first_seen_at=verdict.first_seen,
-                age_days=verdict.age_days,
-            )
-            for verdict in plan.verdicts
-        ),
+        reasons={verdict.username: verdict.reason for verdict in plan.verdicts},
         current=request.current,
         rotation=RotationEntry(due=rotation.due, reason=rotation.reason),
     )

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from jsonschema import Draft202012Validator, FormatChecker
 
 from credential_rotation.config import Settings
 from credential_rotation.errors import InvalidInput
@@ -21,7 +20,7 @@ from credential_rotation.models import Run
 from credential_rotation.run_input import MAX_KEY_CHARACTERS, RunInput, resolve_run
 from sandbox.executions import Execution
 from sandbox.session import Sandbox
-from sandbox.template import REPOSITORY, load_template
+from sandbox.template import load_template
 from tests.reliability.conftest import TRIED
 
 PREFIX = "execution input: "
@@ -67,12 +66,6 @@ def template_default_settings() -> Settings:
         reference = value.get("Ref") if isinstance(value, dict) else None
         environment[variable] = str(defaults.get(reference, f"resource-{reference}")) if reference else value
     return Settings.model_validate(environment)
-
-
-@pytest.fixture(scope="module")
-def audit_schema() -> Draft202012Validator:
-    schema = json.loads((REPOSITORY / "schemas" / "audit-event.schema.json").read_text())
-    return Draft202012Validator(schema, format_checker=FormatChecker())
 
 
 class QuietFleet:

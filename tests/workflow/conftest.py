@@ -1,20 +1,9 @@
-import json
-
 import pytest
-from jsonschema import Draft202012Validator, FormatChecker
 
 from sandbox.session import Sandbox
-from sandbox.template import REPOSITORY
 
 OLD = 120  # days before the run: older than the default MaxAgeDays of 90
 YOUNG = 10
-
-
-@pytest.fixture(scope="session")
-def audit_schema() -> Draft202012Validator:
-    schema = json.loads((REPOSITORY / "schemas" / "audit-event.schema.json").read_text())
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=FormatChecker())
 
 
 @pytest.fixture

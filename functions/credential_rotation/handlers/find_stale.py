@@ -24,7 +24,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
     logger.info(
         "Connector judged",
         extra={
-            "reasons": dict(Counter(verdict.reason.value for verdict in plan.verdicts)),
+            "reasons": dict(Counter(reason.value for reason in plan.reasons.values())),
             "stale": fingerprints(request.voice_connector_id, plan.stale),
         },
     )

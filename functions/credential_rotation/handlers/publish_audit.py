@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
 from credential_rotation import wiring
-from credential_rotation.audit import build_event, execution_failure
+from credential_rotation.audit import build_event, execution_failure, fit_for_sns
 from credential_rotation.config import get_settings
 from credential_rotation.run_metrics import counts_retryable_failures, publish_run_metrics
 from credential_rotation.tracing import traced
@@ -28,7 +28,8 @@ def _release_run_lock(execution_arn: str) -> None:
 @counts_retryable_failures
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict, context: LambdaContext) -> dict:
-    audit_event = build_event(event, datetime.now(UTC), get_settings().default_dry_run)
+    whole = build_event(event, datetime.now(UTC), get_settings().default_dry_run)
+    audit_event = fit_for_sns(whole)
     # Any run but a resolved dry run may hold the lease: one whose ResolveRun result was lost after it took
     # the lease too. Releasing a lease this execution does not hold changes nothing.
     if not (event.get("Run") or {}).get("DryRun"):
@@ -36,7 +37,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
     message_id = wiring.audit_topic().publish(audit_event)
     # After the publish, and never failing the task: a failed task is retried, and would publish twice.
     try:
-        publish_run_metrics(audit_event)
+        publish_run_metrics(whole)
     except Exception:  # numbers are not worth a second audit event
         logger.exception("Run metrics not emitted")
     error, cause = execution_failure(audit_event)
