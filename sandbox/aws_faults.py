@@ -13,7 +13,7 @@ would.
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -98,8 +98,10 @@ class AwsFaults:
         self, service: str, operation: str, times: int = 1, function: str | None = None, skip: int = 0
     ) -> None:
         """The function times out after its next call of ``operation`` (after ``skip`` more of them)."""
-        death = Fault(service, operation, None, LambdaTimedOut, function=function, skip=skip, after=True)
-        self.pending.extend(replace(death) for _ in range(times))
+        self.pending.extend(
+            Fault(service, operation, None, LambdaTimedOut, function=function, skip=skip, after=True)
+            for _ in range(times)
+        )
 
     def fail_invocations(self, function: str, errors: list[str]) -> None:
         """The function's next invocations answer these errors (e.g. Lambda.ServiceException) unrun."""

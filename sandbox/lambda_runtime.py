@@ -34,6 +34,15 @@ def current_function() -> str | None:
     return getattr(_CURRENT, "function", None)
 
 
+@contextmanager
+def _running(function_name: str) -> Iterator[None]:
+    _CURRENT.function = function_name
+    try:
+        yield
+    finally:
+        _CURRENT.function = None
+
+
 class FunctionFailed(Exception):
     """An invocation answered with an error that Lambda itself raises (a timeout, a service fault)."""
 
@@ -167,11 +176,9 @@ def in_process_lambda(
             injected = lambda_fault(function.function_name)
             if injected is not None:
                 raise FunctionFailed(injected)
-            _CURRENT.function = function.function_name
-            with stdout.invoking():
+            with stdout.invoking(), _running(function.function_name):
                 result = handler(event, context)
         except Exception as error:
-            _CURRENT.function = None
             # The runtime's own errors (a crash, a timeout) have names that are not class names.
             error_type = getattr(error, "lambda_error_type", type(error).__name__)
             response_headers["x-amz-function-error"] = "Unhandled"
@@ -183,7 +190,6 @@ def in_process_lambda(
                     "stackTrace": traceback.format_tb(error.__traceback__),
                 }
             ).encode()
-        _CURRENT.function = None
         record(Invocation(function.function_name, None))
         return json.dumps(result).encode()
 

@@ -48,15 +48,16 @@ def connector_counts(entry: Mapping[str, Any]) -> dict[str, int]:
     }
 
 
+# A connector entry with nothing in it: its counts name every per-run metric, at zero.
+_EMPTY_ENTRY = {"Listed": [], "Stale": [], "Deleted": [], "Issued": None, "Reasons": {}, "Error": None}
+
+
 def run_counts(event: Mapping[str, Any]) -> dict[str, int]:
     """The audit event's connectors summed, plus the run itself and whether it failed."""
-    totals: Counter[str] = Counter(dict.fromkeys(connector_counts(_EMPTY_ENTRY), 0))
+    totals: Counter[str] = Counter(connector_counts(_EMPTY_ENTRY))
     for entry in event["VoiceConnectors"]:
         totals.update(connector_counts(entry))
     return dict(totals) | {"Runs": 1, "RunsFailed": int(event["Outcome"] != "SUCCEEDED")}
-
-
-_EMPTY_ENTRY = {"Listed": [], "Stale": [], "Deleted": [], "Issued": None, "Reasons": {}, "Error": None}
 
 
 def emit(counts: Mapping[str, int], voice_connector_id: str | None = None) -> None:

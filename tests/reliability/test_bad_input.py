@@ -284,16 +284,20 @@ def check_run(fleet: QuietFleet, audit_schema: Any, execution_input: Any) -> tup
     return expected, event
 
 
+# Hypothesis settings shared by both property tests: the same examples on every machine, no slow-test
+# complaints (a state machine run takes about half a second).
+REPRODUCIBLE = {
+    "deadline": None,
+    "derandomize": True,
+    "database": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+}
+
+
 # 1. Arbitrary JSON through the state machine
 
 
-@settings(
-    max_examples=70,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
-)
+@settings(max_examples=70, **REPRODUCIBLE)
 @given(data=st.data())
 @example(data=None)
 def test_arbitrary_json_ends_in_a_plan_or_invalid_input_and_changes_nothing(quiet_fleet, audit_schema, data):
@@ -317,13 +321,7 @@ ARN = "arn:aws:states:us-east-1:123456789012:execution:rotation:run"
 RUN_FIELDS = {"DryRun": "dry_run", "Trigger": "trigger", "VoiceConnectorIds": "voice_connector_ids"}
 
 
-@settings(
-    max_examples=2_000,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
-)
+@settings(max_examples=2_000, **REPRODUCIBLE)
 @given(execution_input=execution_inputs(string_pool(FAKE_IDS, DEFAULTS.secret_name_prefix)))
 def test_resolve_run_returns_a_run_or_refuses_naming_a_field(execution_input):
     try:
