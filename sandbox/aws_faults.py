@@ -39,17 +39,18 @@ ERROR_STATUS = {
 }
 
 
-class LambdaCrashed(Exception):
+class LambdaCrashed(BaseException):
     """The function died after its AWS call took effect and before it returned.
 
     Lambda reports a process that died as ``Runtime.ExitError`` (not a class name), and Step Functions
-    matches that name; the sandbox's runtime answers with it.
+    matches that name; the sandbox's runtime answers with it. A BaseException, like SystemExit: the
+    function's own code must not be able to catch its own death.
     """
 
     lambda_error_type = "Runtime.ExitError"
 
 
-class LambdaTimedOut(Exception):
+class LambdaTimedOut(BaseException):
     """The function ran out of time during its AWS call, after the call took effect."""
 
     lambda_error_type = "Sandbox.Timedout"

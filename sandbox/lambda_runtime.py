@@ -163,6 +163,10 @@ def in_process_lambda(
         function = backend.get_function(function_name, qualifier)
         with _ENVIRONMENT_LOCK:
             os.environ.update(function.environment_vars)
+        level = function.environment_vars.get("AWS_LAMBDA_LOG_LEVEL")
+        if level:
+            # The Python runtime sets its root logger to the function's application log level.
+            logging.getLogger().setLevel(level)
         context = LambdaContext(
             function_name=function.function_name,
             invoked_function_arn=function.function_arn,
@@ -178,7 +182,9 @@ def in_process_lambda(
                 raise FunctionFailed(injected)
             with stdout.invoking(), _running(function.function_name):
                 result = handler(event, context)
-        except Exception as error:
+        except BaseException as error:
+            if not isinstance(error, Exception) and not hasattr(error, "lambda_error_type"):
+                raise
             # The runtime's own errors (a crash, a timeout) have names that are not class names.
             error_type = getattr(error, "lambda_error_type", type(error).__name__)
             response_headers["x-amz-function-error"] = "Unhandled"

@@ -26,9 +26,11 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.sns.models import sns_backends
 
 from credential_rotation import wiring
-from sandbox import chime_emulator
+from credential_rotation.redaction import Fingerprints
+from credential_rotation.run_lock import LOCK_KEY
+from sandbox import chime_emulator, event_bus
 from sandbox.aws_faults import AwsFaults
-from sandbox.executions import Execution, wait_for
+from sandbox.executions import FINAL_STATUSES, Execution, wait_for
 from sandbox.lambda_runtime import FunctionLogs, Invocation, in_process_lambda
 from sandbox.retry_clock import RetryClock
 from sandbox.stack import ACCOUNT_ID, REGION, DeployedStack, deploy_stack
@@ -87,6 +89,8 @@ class Sandbox:
         self._exit = ExitStack()
         self.stack: DeployedStack
         self._audit_cursor = 0
+        self._alerts_cursor = 0
+        self._ended: set[str] = set()
 
     def __enter__(self) -> "Sandbox":
         try:
@@ -102,6 +106,10 @@ class Sandbox:
             )
             self._exit.enter_context(self.retry_clock.installed())
             self._exit.enter_context(atomic_dynamodb_writes())
+            self._exit.enter_context(event_bus.delivering())
+            # A function deployed with LogLevel DEBUG sets the root logger's level, as Lambda's runtime does.
+            root = logging.getLogger()
+            self._exit.callback(root.setLevel, root.level)
             # A new stack is a new set of containers: no client or setting survives from a previous one.
             wiring.reset()
             self._exit.callback(wiring.reset)
@@ -168,7 +176,23 @@ class Sandbox:
         )["executionArn"]
 
     def wait(self, execution_arn: str, deadline_seconds: float = 120.0) -> Execution:
-        return wait_for(self.client("stepfunctions"), execution_arn, deadline_seconds)
+        execution = wait_for(self.client("stepfunctions"), execution_arn, deadline_seconds)
+        self._announce_end(execution)
+        return execution
+
+    def _announce_end(self, execution: Execution) -> None:
+        """Step Functions tells EventBridge when an execution ends; the stack's rules act on it (the run
+        lock's release, the alert of a failed run). Once per execution, as AWS sends it."""
+        if execution.status in FINAL_STATUSES and execution.arn not in self._ended:
+            self._ended.add(execution.arn)
+            self.client("events").put_events(
+                Entries=[event_bus.status_change_event(execution, self.stack.state_machine_arn)]
+            )
+
+    def abort(self, execution_arn: str) -> Execution:
+        """Stop a running execution, as a person pressing "Stop execution" in the console would."""
+        self.client("stepfunctions").stop_execution(executionArn=execution_arn, cause="stopped by a person")
+        return self.wait(execution_arn)
 
     def run(self, execution_input: Any = None, deadline_seconds: float = 120.0) -> Execution:
         return self.wait(self.start(execution_input), deadline_seconds)
@@ -183,10 +207,13 @@ class Sandbox:
         )["executionArn"]
         return self.wait(execution_arn)
 
-    def secret(self, voice_connector_id: str, prefix: str = "chime-voice-connector/termination/") -> dict:
+    def secret_name(self, voice_connector_id: str) -> str:
+        return f"{self.stack.secret_name_prefix}{voice_connector_id}"
+
+    def secret(self, voice_connector_id: str) -> dict:
         """The connector's secret: {stage: value} for its labelled versions, and the unlabelled versions."""
         secrets = self.client("secretsmanager")
-        name = f"{prefix}{voice_connector_id}"
+        name = self.secret_name(voice_connector_id)
         try:
             versions = secrets.describe_secret(SecretId=name).get("VersionIdsToStages", {})
         except secrets.exceptions.ResourceNotFoundException:
@@ -238,3 +265,37 @@ class Sandbox:
 
     def audit_events(self) -> list[dict[str, Any]]:
         return [message["Body"] for message in self.audit_messages()]
+
+    def report(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The full report an audit event names, read from the audit bucket at the version it names."""
+        location = event["Report"]
+        return json.loads(
+            self.client("s3")
+            .get_object(Bucket=location["Bucket"], Key=location["Key"], VersionId=location["VersionId"])[
+                "Body"
+            ]
+            .read()
+        )
+
+    def alerts(self) -> list[str]:
+        """The messages the alerts topic received since the last call (the rule's and the alarms')."""
+        sent = sns_backends[ACCOUNT_ID][REGION].topics[self.stack.alerts_topic_arn].sent_notifications
+        new, self._alerts_cursor = sent[self._alerts_cursor :], len(sent)
+        return [message for _, message, _, _, _ in new]
+
+    def fingerprints(self) -> Any:
+        """The stack's fingerprints of usernames, keyed as the functions key them."""
+        key = self.client("secretsmanager").get_secret_value(SecretId=self.stack.fingerprint_key_arn)
+        return Fingerprints(key["SecretString"].encode())
+
+    def run_lock_holder(self) -> str | None:
+        item = (
+            self.client("dynamodb")
+            .get_item(
+                TableName=self.stack.table_name,
+                Key={"VoiceConnectorId": {"S": LOCK_KEY}, "Username": {"S": LOCK_KEY}},
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
+        return item["HeldBy"]["S"] if item else None

@@ -1,9 +1,18 @@
-"""The audit event: what a run did, built from the state machine's document, whatever the outcome.
+"""The audit trail of a run: the full report in the audit bucket, and the audit event on the SNS topic.
 
-The publish task receives the whole state document, because a run can reach it from any point: refused
-before listing (a Refusal instead of a Run), failed in ResolveRun (the raw Input still there), refused
-at the deletion limit (plans, no changes), after a dry run (plans only) or after issuing and deleting.
-Missing parts mean "did not happen", never an error.
+The publish task receives the run's state document, which a run can bring from any point: refused before
+listing (a Refusal instead of a Run), failed in ResolveRun (the raw Input still there), refused at its
+limits (plan summaries, no changes), after a dry run (plan summaries only) or after issuing and
+deleting. The state carries no usernames: the plans and outcomes are records in the audit bucket, read
+back here against the digests the state carried. Missing parts mean "did not happen", never an error.
+
+- The report holds everything: every username's reason, what was skipped, the credentials the workflow
+  cannot manage (by fingerprint) and the ledger rows it cannot read. It is written once, under the
+  bucket's Object Lock.
+- The event names the report and holds what a person must see at once: per connector the counts, the
+  stale, deleted and unconfirmed usernames, the successor issued and the error. It never drops a
+  deleted username: the run limits (planning.enforce_run_limits) refuse, before anything is deleted, a
+  plan whose stale usernames it could not all name (``names_budget``).
 """
 
 import json
@@ -11,23 +20,31 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from credential_rotation.run_input import refusal_context
+from pydantic import ValidationError
 
-# 1.1: per connector, Current, Rotation and Issued; a connector's Error names the Step that failed.
-# 1.2: Truncated, when the event had to leave out what the execution history keeps, to fit SNS.
-SCHEMA_VERSION = "1.2"
+from credential_rotation.errors import RunRecordMismatch
+from credential_rotation.models import OutcomeRecord, PlanRecord, RecordRef
+from credential_rotation.run_input import refusal_context
+from credential_rotation.run_records import RunRecords
+
+# 2.0: the run's full report in S3 (Report names it); the event keeps per connector Counts, Stale,
+# Deleted, Unconfirmed, Issued and Error, and leaves the listing and its reasons to the report.
+SCHEMA_VERSION = "2.0"
 SUCCEEDED, PARTIAL, FAILED = "SUCCEEDED", "PARTIAL", "FAILED"
 # Step Functions keeps at most 32,768 characters of a Fail state's cause.
 MAX_CAUSE_CHARACTERS = 32_768
-MAX_ERROR_CAUSE_CHARACTERS = 2_000
-# SNS takes a message of up to 256 KiB, subject and attributes included.
+# An error's cause as the report keeps it, and as the event does.
+MAX_REPORT_CAUSE_CHARACTERS = 2_000
+MAX_EVENT_CAUSE_CHARACTERS = 300
+MAX_ERROR_NAME_CHARACTERS = 100
+# SNS takes a message of up to 256 KiB, subject and attributes included: this leaves them 16 KiB.
 MAX_MESSAGE_BYTES = 240 * 1024
-# What a connector entry can do without: the listing and the verdicts, which the execution history keeps.
-# What was stale, deleted, issued and failed always stays.
-LEFT_OUT_WHEN_TRUNCATED = ("Listed", "Kept", "Reasons")
+DELETE_STEP = "DeleteCredentials"
 
 
-def error_entry(caught: Mapping[str, Any] | None, step: str | None = None) -> dict[str, Any] | None:
+def error_entry(
+    caught: Mapping[str, Any] | None, step: str | None = None, cause_limit: int = MAX_REPORT_CAUSE_CHARACTERS
+) -> dict[str, Any] | None:
     """A Catch's {Error, Cause}, with a Lambda error's JSON cause reduced to its message, and for a
     connector's error the Step (the state) that failed."""
     if not caught:
@@ -39,51 +56,98 @@ def error_entry(caught: Mapping[str, Any] | None, step: str | None = None) -> di
         parsed = None
     if isinstance(parsed, dict) and "errorMessage" in parsed:
         cause = str(parsed["errorMessage"])
-    entry = {"Error": str(caught.get("Error", "States.Runtime")), "Cause": cause[:MAX_ERROR_CAUSE_CHARACTERS]}
+    entry = {
+        "Error": str(caught.get("Error", "States.Runtime"))[:MAX_ERROR_NAME_CHARACTERS],
+        "Cause": str(cause)[:cause_limit],
+    }
     return entry | {"Step": step} if step else entry
 
 
-def _connector_entries(plans: list[dict], changes: list[dict]) -> list[dict[str, Any]]:
-    changes_by_id = {change["VoiceConnectorId"]: change for change in changes}
-    entries = []
-    for plan in plans:
-        change = changes_by_id.get(plan["VoiceConnectorId"], {})
-        failed = plan if plan.get("Error") else change
-        reasons, stale = dict(plan.get("Reasons", {})), list(plan.get("Stale", []))
-        entries.append(
-            {
-                "VoiceConnectorId": plan["VoiceConnectorId"],
-                "Listed": list(reasons),
-                "Current": plan.get("Current"),
-                "Stale": stale,
-                "Deleted": list(change.get("Deleted", [])),
-                "Kept": sorted(set(reasons) - set(stale)),
-                "Reasons": reasons,
-                "Rotation": plan.get("Rotation"),
-                "Issued": change.get("Issued"),
-                "Error": error_entry(failed.get("Error"), failed.get("Step")),
-            }
+def _read(records: RunRecords, ref: Mapping[str, Any], model: type[PlanRecord] | type[OutcomeRecord]) -> Any:
+    record_ref = RecordRef.model_validate(ref)
+    document = records.get(record_ref)
+    try:
+        return model.model_validate(document)
+    except ValidationError:
+        raise RunRecordMismatch(f"the run record {record_ref.key} is not a {model.__name__}") from None
+
+
+def _connector_entry(
+    summary: Mapping[str, Any], change: Mapping[str, Any], records: RunRecords, execution_arn: str
+) -> dict[str, Any]:
+    vc_id = summary["VoiceConnectorId"]
+    failed = summary if summary.get("Error") else change
+    error = error_entry(failed.get("Error"), failed.get("Step"))
+    plan: PlanRecord | None = None
+    outcome: OutcomeRecord | None = None
+    try:
+        if "Record" in summary:
+            plan = _read(records, summary["Record"], PlanRecord)
+        if "Outcome" in (change.get("Deletion") or {}):
+            outcome = _read(records, change["Deletion"]["Outcome"], OutcomeRecord)
+        for record in (plan, outcome):
+            if record is not None and (record.voice_connector_id, record.execution_arn) != (
+                vc_id,
+                execution_arn,
+            ):
+                raise RunRecordMismatch("a run record is the record of another connector or run")
+    except RunRecordMismatch as mismatch:
+        # Reported, not raised: the rest of the run's audit trail must still be published.
+        error = error or error_entry(
+            {"Error": type(mismatch).__name__, "Cause": str(mismatch)}, "PublishAudit"
         )
-    return entries
+    stale = list(plan.stale) if plan else []
+    delete_failed = (error or {}).get("Step") == DELETE_STEP
+    return {
+        "VoiceConnectorId": vc_id,
+        "Current": plan.current if plan else None,
+        "Counts": dict(summary.get("Counts") or {}),
+        "Reasons": {username: reason.value for username, reason in plan.reasons.items()} if plan else {},
+        "Stale": stale,
+        "Deleted": list(outcome.deleted) if outcome else [],
+        # The delete step failed without an answer: any of the stale ones may be gone.
+        "Unconfirmed": stale if delete_failed and outcome is None else [],
+        "Skipped": list(outcome.skipped) if outcome else [],
+        "Unmanaged": [entry.to_wire() for entry in plan.unmanaged] if plan else [],
+        "LedgerProblems": [entry.to_wire() for entry in plan.ledger_problems] if plan else [],
+        "LedgerUpdated": outcome.ledger_updated if outcome else True,
+        "Rotation": summary.get("Rotation"),
+        "Issued": change.get("Issued"),
+        "Error": error,
+    }
 
 
-def _outcome(run_error: dict | None, connectors: list[dict[str, Any]]) -> str:
+def _outcome(run_error: Mapping[str, Any] | None, connectors: list[dict[str, Any]]) -> str:
     failed = sum(1 for connector in connectors if connector["Error"])
     if run_error or (connectors and failed == len(connectors)):
         return FAILED
     return PARTIAL if failed else SUCCEEDED
 
 
-def build_event(state: Mapping[str, Any], finished_at: datetime, default_dry_run: bool) -> dict[str, Any]:
+def build_report(
+    state: Mapping[str, Any],
+    records: RunRecords,
+    finished_at: datetime,
+    default_dry_run: bool,
+    secret_name_prefix: str,
+) -> dict[str, Any]:
+    """The run's full report, from its state document and the records its tasks wrote."""
     run, refusal = state.get("Run"), state.get("Refusal")
     if run:
-        trigger, dry_run, policy = run["Trigger"], run["DryRun"], run["Policy"]
+        trigger, dry_run = run["Trigger"], run["DryRun"]
+        policy = dict(run["Policy"]) | {"SecretNamePrefix": secret_name_prefix}
     elif refusal:
         trigger, dry_run, policy = refusal["Trigger"], refusal["DryRun"], None
     else:
         # ResolveRun itself failed: the raw input is still in the state.
         (trigger, dry_run), policy = refusal_context(state.get("Input"), default_dry_run), None
-    connectors = _connector_entries(state.get("Plans") or [], state.get("Changes") or [])
+    changes = {change["VoiceConnectorId"]: change for change in state.get("Changes") or []}
+    connectors = [
+        _connector_entry(
+            summary, changes.get(summary["VoiceConnectorId"], {}), records, state["ExecutionArn"]
+        )
+        for summary in state.get("Plans") or []
+    ]
     run_error = error_entry(state.get("RunError") or (refusal or {}).get("Refused"))
     return {
         "SchemaVersion": SCHEMA_VERSION,
@@ -99,34 +163,106 @@ def build_event(state: Mapping[str, Any], finished_at: datetime, default_dry_run
     }
 
 
-def fit_for_sns(event: dict[str, Any]) -> dict[str, Any]:
-    """The event as it is published: whole when it fits in an SNS message, else marked Truncated and
-    without each connector's listing and verdicts."""
-    if len(json.dumps(event, separators=(",", ":")).encode()) <= MAX_MESSAGE_BYTES:
-        return event
-    connectors = [
-        {key: value for key, value in entry.items() if key not in LEFT_OUT_WHEN_TRUNCATED}
-        for entry in event["VoiceConnectors"]
-    ]
-    return event | {"VoiceConnectors": connectors, "Truncated": True}
+# What the event leaves to the report.
+REPORT_ONLY = ("Reasons", "Skipped", "Unmanaged", "LedgerProblems", "LedgerUpdated")
 
 
-def execution_failure(event: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """The error and cause the execution fails with, or (None, None) when it succeeds.
+def _event_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    event_entry = {key: value for key, value in entry.items() if key not in REPORT_ONLY}
+    event_entry["LedgerProblems"] = len(entry["LedgerProblems"])
+    if entry["Error"]:
+        event_entry["Error"] = entry["Error"] | {
+            "Cause": entry["Error"]["Cause"][:MAX_EVENT_CAUSE_CHARACTERS]
+        }
+    return event_entry
 
-    A failed execution has no output, so the cause carries the audit event itself when it fits.
+
+def message_bytes(document: Any) -> int:
+    return len(json.dumps(document, separators=(",", ":")).encode())
+
+
+def build_event(report: Mapping[str, Any], location: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The event as it is published: the report's essentials and where the report is.
+
+    Whole, it fits an SNS message by construction (the run limits). Only a run refused at its audit
+    limit can hold more stale usernames than fit: that run deleted nothing, and its event leaves out the
+    stale lists (StaleOmitted), which the report keeps.
     """
-    outcome = event["Outcome"]
+    event = {key: value for key, value in report.items() if key not in ("VoiceConnectors", "Error")} | {
+        "Report": dict(location) if location else None,
+        "VoiceConnectors": [_event_entry(entry) for entry in report["VoiceConnectors"]],
+        "Error": report["Error"],
+    }
+    if message_bytes(event) <= MAX_MESSAGE_BYTES:
+        return event
+    connectors = [entry | {"Stale": [], "StaleOmitted": True} for entry in event["VoiceConnectors"]]
+    return event | {"VoiceConnectors": connectors}
+
+
+def names_budget(connectors: int, protected_patterns: int) -> int:
+    """The bytes one audit event can spend naming stale usernames, once everything else it may hold is
+    counted at its largest: the run's fields, and for each connector its counts, successor and error."""
+    return (
+        MAX_MESSAGE_BYTES
+        - RUN_OVERHEAD_BYTES
+        - protected_patterns * PATTERN_BYTES
+        - (connectors * CONNECTOR_OVERHEAD_BYTES)
+    )
+
+
+# The largest the parts of an event other than the stale names can be, measured on entries built with
+# every field at its limit (tests/unit/test_audit_size.py holds these to what build_event makes).
+RUN_OVERHEAD_BYTES = 4_096
+# A protected pattern in Policy: at most 128 characters, each escaped to at most 6 bytes, quoted, a comma.
+PATTERN_BYTES = 128 * 6 + 3
+CONNECTOR_OVERHEAD_BYTES = 1_536
+
+
+def execution_summary(event: Mapping[str, Any], message_id: str | None) -> dict[str, Any]:
+    """What the execution's output (or, when it failed, its cause) says: small, whatever the run's size."""
+    failed = [
+        {
+            "VoiceConnectorId": entry["VoiceConnectorId"],
+            "Error": entry["Error"]["Error"],
+            "Step": entry["Error"].get("Step"),
+        }
+        for entry in event["VoiceConnectors"]
+        if entry["Error"]
+    ]
+    totals = {
+        "VoiceConnectors": len(event["VoiceConnectors"]),
+        "Stale": sum(len(entry["Stale"]) for entry in event["VoiceConnectors"]),
+        "Deleted": sum(len(entry["Deleted"]) for entry in event["VoiceConnectors"]),
+        "Unconfirmed": sum(len(entry["Unconfirmed"]) for entry in event["VoiceConnectors"]),
+        "Issued": sum(1 for entry in event["VoiceConnectors"] if entry["Issued"]),
+    }
+    return {
+        "SchemaVersion": event["SchemaVersion"],
+        "ExecutionArn": event["ExecutionArn"],
+        "Outcome": event["Outcome"],
+        "DryRun": event["DryRun"],
+        "Error": (event["Error"] or {}).get("Error"),
+        "Totals": totals,
+        "FailedVoiceConnectors": failed,
+        "Report": event["Report"],
+        "AuditMessageId": message_id,
+    }
+
+
+def execution_failure(
+    summary: Mapping[str, Any], run_error: Mapping[str, Any] | None
+) -> tuple[str | None, str | None]:
+    """The error and cause the execution fails with, or (None, None) when it succeeds. A failed execution
+    has no output, so the cause carries the summary (and the run's error cause)."""
+    outcome = summary["Outcome"]
     if outcome == SUCCEEDED:
         return None, None
-    if event["Error"]:
-        error = event["Error"]["Error"]
+    if run_error:
+        error = run_error["Error"]
     else:
         error = "ConnectorsFailed" if outcome == FAILED else "PartiallyFailed"
-    cause = json.dumps(event, separators=(",", ":"))
-    if len(cause) > MAX_CAUSE_CHARACTERS:
-        failed = [
-            connector["VoiceConnectorId"] for connector in event["VoiceConnectors"] if connector["Error"]
-        ]
-        cause = f"Outcome {outcome}; failed voice connectors: {failed}; the audit event has the details"
-    return error, cause[:MAX_CAUSE_CHARACTERS]
+    cause = dict(summary) | ({"Cause": run_error["Cause"]} if run_error else {})
+    text = json.dumps(cause, separators=(",", ":"))
+    if len(text) > MAX_CAUSE_CHARACTERS:
+        text = json.dumps(cause | {"FailedVoiceConnectors": len(summary["FailedVoiceConnectors"])})
+    return error, text[:MAX_CAUSE_CHARACTERS]

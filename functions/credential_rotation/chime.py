@@ -2,10 +2,16 @@
 
 Errors are not caught here: botocore raises the modelled exceptions (ThrottledClientException,
 NotFoundException, ...), whose class names become the Step Functions error names the retry policy matches.
+Deciding whether a failed delete may still have deleted is this module's business too: only the service's
+answer knows, and only a refusal (4xx) proves nothing happened.
 """
 
 from collections.abc import Iterator, Sequence
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from credential_rotation.errors import DeletionOutcomeUnknown
 
 # ListVoiceConnectors' largest page in the service model.
 PAGE_SIZE = 100
@@ -39,9 +45,25 @@ class VoiceConnectorCredentials:
         )
 
     def delete(self, voice_connector_id: str, usernames: Sequence[str]) -> None:
-        """One call for the whole list: the API takes a list, and one call keeps the change atomic."""
+        """One call for the list. A service error is raised as botocore raised it (see
+        ``proves_nothing_deleted``); a call whose answer never came (the connection closed, timed out or
+        failed in any other way below the service) raises DeletionOutcomeUnknown, which the state machine
+        retries like a server fault: the service may have acted on it."""
         if not usernames:
             raise ValueError("usernames must not be empty: the API would be called for nothing")
-        self._client.delete_voice_connector_termination_credentials(
-            VoiceConnectorId=voice_connector_id, Usernames=list(usernames)
-        )
+        try:
+            self._client.delete_voice_connector_termination_credentials(
+                VoiceConnectorId=voice_connector_id, Usernames=list(usernames)
+            )
+        except BotoCoreError as error:
+            raise DeletionOutcomeUnknown(
+                f"the delete call's answer was lost ({type(error).__name__}): the service may have deleted, "
+                "so the usernames stay marked and the step is retried to find out"
+            ) from error
+
+
+def proves_nothing_deleted(error: ClientError) -> bool:
+    """Whether the service's answer to a delete proves it deleted nothing: a refusal or a throttle (4xx).
+    A server fault (5xx), or an answer without a status, may have come after the delete took effect."""
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return isinstance(status, int) and 400 <= status < 500

@@ -24,6 +24,10 @@ class Settings(BaseModel):
 
     ledger_table_name: str = Field(alias="LEDGER_TABLE_NAME", min_length=1)
     audit_topic_arn: str = Field(alias="AUDIT_TOPIC_ARN", min_length=1)
+    # The plans, outcomes and reports of every run (S3 Object Lock).
+    audit_bucket_name: str = Field(alias="AUDIT_BUCKET_NAME", min_length=1)
+    # The secret whose value keys the fingerprints of usernames in the logs.
+    fingerprint_key_arn: str = Field(alias="FINGERPRINT_KEY_ARN", min_length=1)
     default_dry_run: bool = Field(alias="DEFAULT_DRY_RUN")
     default_max_age_days: int = Field(alias="DEFAULT_MAX_AGE_DAYS")
     default_min_keep: int = Field(alias="DEFAULT_MIN_KEEP")
@@ -35,7 +39,7 @@ class Settings(BaseModel):
     default_rotate_after_days: int = Field(alias="DEFAULT_ROTATE_AFTER_DAYS")
     default_grace_days: int = Field(alias="DEFAULT_GRACE_DAYS")
     default_username_prefix: str = Field(alias="DEFAULT_USERNAME_PREFIX")
-    # The functions' IAM policy covers secrets under this prefix only.
+    # The functions' IAM policy covers secrets under this prefix only; no execution input can change it.
     secret_name_prefix: str = Field(alias="SECRET_NAME_PREFIX", min_length=1)
     # Empty: Secrets Manager's AWS managed key (aws/secretsmanager).
     secrets_kms_key_id: str = Field(alias="SECRETS_KMS_KEY_ID", default="")

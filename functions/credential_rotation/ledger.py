@@ -1,47 +1,150 @@
-"""The DynamoDB ledger: when each username was first seen, since the Chime SDK Voice API keeps no dates.
+"""The DynamoDB ledger: when each username was first seen, since the Chime SDK Voice API keeps no dates, and
+which credentials this workflow issued, since the connector's secret alone cannot be trusted to say.
 
 One item per (VoiceConnectorId, Username). A username's life starts when a run first lists it
-(State "present", FirstSeenAt), or when this workflow issued it (plus IssuedAt and SecretVersionId);
-it ends "gone" when a later listing no longer has it, or "deleted" when this workflow removed it.
+(State "present", FirstSeenAt); it ends "gone" when a later listing no longer has it, or "deleted" when
+this workflow removed it. A username that comes back after its life ended starts a new life: it is most
+likely a new credential under an old name, and dating it afresh can only make deletion later.
+
+A successor's life starts earlier, when CreateSecret chooses it (State "issuing", with the secret's
+SecretVersionId, IssuedAt and IssuedBy), before anything is stored: so the ledger knows every version this
+workflow created, and a pending version it does not know was planted by someone else. The first listing
+that shows it dates it ("present"); FinishSecret adds PromotedAt when AWSCURRENT moves to it.
+
 Before the delete step deletes a username it marks it RetiringBy its execution, so that a deletion whose
 function died before it could record it is still known: to a retry of the same step, which reports it,
 and to a later listing, which ends that life as "deleted" rather than "gone".
-A username that comes back after its life ended starts a new life: it is most likely a new credential
-under an old name, and dating it afresh can only make deletion later, not earlier.
-Writes are conditional, so two runs observing the same connector at once agree on one FirstSeenAt.
+
+A row that is not what this module writes (a missing or unreadable attribute) is reported by what is
+wrong with it, never by its values, and left alone: its username is judged as new (kept) until a person
+repairs or removes the row. Writes are conditional, so two runs observing at once agree on one date.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-PRESENT, GONE, DELETED = "present", "gone", "deleted"
+PRESENT, GONE, DELETED, ISSUING = "present", "gone", "deleted", "issuing"
+STATES = frozenset({PRESENT, GONE, DELETED, ISSUING})
+_OPTIONAL_TEXT = ("RetiringBy", "DeletedBy", "SecretVersionId", "IssuedBy")
+_OPTIONAL_DATES = ("IssuedAt", "PromotedAt")
 
 
 @dataclass(frozen=True)
 class LedgerRecord:
     username: str
-    first_seen_at: datetime
     state: str
+    # None only while "issuing": chosen by CreateSecret, not yet seen on the connector.
+    first_seen_at: datetime | None
     # The execution whose delete step was about to delete it (set just before the delete call).
     retiring_by: str | None = None
     # The execution that deleted it (state "deleted").
     deleted_by: str | None = None
+    # Set for a successor this workflow issued: the secret version that holds it.
+    secret_version_id: str | None = None
+    issued_at: datetime | None = None
+    issued_by: str | None = None
+    # When AWSCURRENT moved to it.
+    promoted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LedgerProblem:
+    """A row the ledger cannot read: which username (when that much is readable) and what is wrong."""
+
+    username: str | None
+    problem: str
+
+
+@dataclass(frozen=True)
+class LedgerView:
+    records: dict[str, LedgerRecord]
+    problems: tuple[LedgerProblem, ...] = ()
+
+    @property
+    def unreadable(self) -> frozenset[str]:
+        """Usernames whose row is malformed: judged as new, never dated over, never marked."""
+        return frozenset(problem.username for problem in self.problems if problem.username is not None)
+
+    def first_seen(self) -> dict[str, datetime]:
+        """The date of every username whose life is current."""
+        return {
+            username: record.first_seen_at
+            for username, record in self.records.items()
+            if record.state == PRESENT and record.first_seen_at is not None
+        }
+
+    def by_version(self) -> dict[str, LedgerRecord]:
+        """The successors this workflow created, by the secret version that holds each."""
+        return {
+            record.secret_version_id: record
+            for record in self.records.values()
+            if record.secret_version_id is not None
+        }
+
+    @property
+    def promoted_any(self) -> bool:
+        """Whether this workflow ever moved the connector's AWSCURRENT to a credential it issued."""
+        return any(record.promoted_at is not None for record in self.records.values())
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A listing recorded: the first-seen date of every listed username the ledger can date."""
+
+    first_seen: dict[str, datetime]
+    view: LedgerView
 
 
 def _timestamp(moment: datetime) -> str:
     return moment.isoformat()
 
 
-def _record(item: dict[str, Any]) -> LedgerRecord:
+def _text(item: Mapping[str, Any], name: str) -> str:
+    value = item.get(name)
+    if not isinstance(value, dict) or set(value) != {"S"} or not isinstance(value["S"], str):
+        raise ValueError(f"{name}: {'missing' if value is None else 'not a string'}")
+    return value["S"]
+
+
+def _date(item: Mapping[str, Any], name: str) -> datetime:
+    text = _text(item, name)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{name}: not an ISO 8601 date and time") from None
+    if moment.utcoffset() is None:
+        raise ValueError(f"{name}: has no time zone")
+    return moment
+
+
+def parse_row(item: Mapping[str, Any]) -> LedgerRecord | LedgerProblem:
+    """One ledger item, or what is wrong with it (the attribute and the fault, never the value)."""
+    try:
+        username = _text(item, "Username")
+    except ValueError as error:
+        return LedgerProblem(None, str(error))
+    try:
+        state = _text(item, "State")
+        if state not in STATES:
+            raise ValueError(f"State: not one of {', '.join(sorted(STATES))}")
+        first_seen = None if state == ISSUING and "FirstSeenAt" not in item else _date(item, "FirstSeenAt")
+        optional = {name: _text(item, name) if name in item else None for name in _OPTIONAL_TEXT}
+        dates = {name: _date(item, name) if name in item else None for name in _OPTIONAL_DATES}
+    except ValueError as error:
+        return LedgerProblem(username, str(error))
     return LedgerRecord(
-        username=item["Username"]["S"],
-        first_seen_at=datetime.fromisoformat(item["FirstSeenAt"]["S"]),
-        state=item["State"]["S"],
-        retiring_by=item.get("RetiringBy", {}).get("S"),
-        deleted_by=item.get("DeletedBy", {}).get("S"),
+        username=username,
+        state=state,
+        first_seen_at=first_seen,
+        retiring_by=optional["RetiringBy"],
+        deleted_by=optional["DeletedBy"],
+        secret_version_id=optional["SecretVersionId"],
+        issued_at=dates["IssuedAt"],
+        issued_by=optional["IssuedBy"],
+        promoted_at=dates["PromotedAt"],
     )
 
 
@@ -50,8 +153,9 @@ class CredentialLedger:
         self._client = client
         self._table = table_name
 
-    def records(self, voice_connector_id: str) -> dict[str, LedgerRecord]:
+    def read(self, voice_connector_id: str) -> LedgerView:
         records: dict[str, LedgerRecord] = {}
+        problems: list[LedgerProblem] = []
         request: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "VoiceConnectorId = :id",
@@ -61,32 +165,81 @@ class CredentialLedger:
         while True:
             page = self._client.query(**request)
             for item in page.get("Items", []):
-                record = _record(item)
-                records[record.username] = record
+                parsed = parse_row(item)
+                if isinstance(parsed, LedgerProblem):
+                    problems.append(parsed)
+                else:
+                    records[parsed.username] = parsed
             if "LastEvaluatedKey" not in page:
-                return records
+                return LedgerView(records, tuple(problems))
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def observe(
-        self, voice_connector_id: str, usernames: Iterable[str], now: datetime
-    ) -> dict[str, datetime]:
+    def observe(self, voice_connector_id: str, usernames: Iterable[str], now: datetime) -> Observation:
         """Record a listing: date the usernames seen for the first time, mark the missing ones gone.
 
-        Returns the FirstSeenAt of every listed username.
+        ``usernames`` must all be keyable (see unmanaged.py). A username whose row is malformed is left
+        alone and gets no date: the policy judges it as new.
         """
-        records = self.records(voice_connector_id)
+        view = self.read(voice_connector_id)
         listed = set(usernames)
         first_seen: dict[str, datetime] = {}
-        for username in sorted(listed):
-            record = records.get(username)
-            if record is not None and record.state == PRESENT:
+        for username in sorted(listed - view.unreadable):
+            record = view.records.get(username)
+            if record is not None and record.state == PRESENT and record.first_seen_at is not None:
                 first_seen[username] = record.first_seen_at
+            elif record is not None and record.state == ISSUING:
+                first_seen[username] = self._first_sighting_of_successor(voice_connector_id, record, now)
             else:
                 first_seen[username] = self._start_life(voice_connector_id, username, now, record)
-        for username, record in records.items():
+        for username, record in view.records.items():
             if record.state == PRESENT and username not in listed:
                 self._mark_gone(voice_connector_id, record, now)
-        return first_seen
+        return Observation(first_seen=first_seen, view=view)
+
+    def record_issuing(
+        self, voice_connector_id: str, username: str, secret_version_id: str, issued_at: datetime, by: str
+    ) -> bool:
+        """Written by CreateSecret before the secret's version is stored. False when the username already
+        has a row (the caller chooses another): a successor is always a username new to the ledger."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    **self._key(voice_connector_id, username),
+                    "State": {"S": ISSUING},
+                    "SecretVersionId": {"S": secret_version_id},
+                    "IssuedAt": {"S": _timestamp(issued_at)},
+                    "IssuedBy": {"S": by},
+                },
+                ConditionExpression="attribute_not_exists(Username)",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def record_promoted(
+        self, voice_connector_id: str, username: str, verified_at: datetime, promoted_at: datetime
+    ) -> None:
+        """AWSCURRENT moved to a successor proven on the connector at ``verified_at``.
+
+        A listing that saw it first (a run that stopped before finishing it) keeps its earlier date: the
+        credential has existed on the connector since then.
+        """
+        self._client.update_item(
+            TableName=self._table,
+            Key=self._key(voice_connector_id, username),
+            UpdateExpression=(
+                "SET #state = :present, FirstSeenAt = if_not_exists(FirstSeenAt, :verified), "
+                "PromotedAt = :promoted"
+            ),
+            ConditionExpression="attribute_exists(SecretVersionId)",
+            ExpressionAttributeNames={"#state": "State"},
+            ExpressionAttributeValues={
+                ":present": {"S": PRESENT},
+                ":verified": {"S": _timestamp(verified_at)},
+                ":promoted": {"S": _timestamp(promoted_at)},
+            },
+        )
 
     def mark_retiring(
         self, voice_connector_id: str, usernames: Iterable[str], execution_arn: str
@@ -113,7 +266,7 @@ class CredentialLedger:
         return tuple(marked)
 
     def unmark_retiring(self, voice_connector_id: str, usernames: Iterable[str], execution_arn: str) -> None:
-        """The delete call failed: the marks must not later blame this execution for a person's removal."""
+        """The delete call was refused: the marks must not blame this execution for a person's removal."""
         for username in usernames:
             with suppress(self._client.exceptions.ConditionalCheckFailedException):
                 self._client.update_item(
@@ -140,37 +293,6 @@ class CredentialLedger:
                 },
             )
 
-    def record_issued(
-        self,
-        voice_connector_id: str,
-        username: str,
-        verified_at: datetime,
-        issued_at: datetime,
-        execution_arn: str,
-        secret_version_id: str,
-    ) -> None:
-        """Record a successor proven on the connector at ``verified_at``.
-
-        A listing that saw it first (a run that stopped before finishing it) keeps its earlier date: the
-        credential has existed on the connector since then.
-        """
-        self._client.update_item(
-            TableName=self._table,
-            Key=self._key(voice_connector_id, username),
-            UpdateExpression=(
-                "SET #state = :present, FirstSeenAt = if_not_exists(FirstSeenAt, :verified), "
-                "IssuedAt = :issued, IssuedBy = :by, SecretVersionId = :version"
-            ),
-            ExpressionAttributeNames={"#state": "State"},
-            ExpressionAttributeValues={
-                ":present": {"S": PRESENT},
-                ":verified": {"S": _timestamp(verified_at)},
-                ":issued": {"S": _timestamp(issued_at)},
-                ":by": {"S": execution_arn},
-                ":version": {"S": secret_version_id},
-            },
-        )
-
     def _start_life(
         self, voice_connector_id: str, username: str, now: datetime, previous: LedgerRecord | None
     ) -> datetime:
@@ -182,7 +304,7 @@ class CredentialLedger:
                 "ExpressionAttributeNames": {"#state": "State"},
                 "ExpressionAttributeValues": {
                     ":previous_state": {"S": previous.state},
-                    ":previous_first_seen": {"S": _timestamp(previous.first_seen_at)},
+                    ":previous_first_seen": {"S": _timestamp(previous.first_seen_at or now)},
                 },
             }
         try:
@@ -197,8 +319,30 @@ class CredentialLedger:
             )
         except self._client.exceptions.ConditionalCheckFailedException:
             # Another run dated it first: its date stands.
-            return self._current(voice_connector_id, username).first_seen_at
+            return self._first_seen(voice_connector_id, username, now)
         return now
+
+    def _first_sighting_of_successor(
+        self, voice_connector_id: str, record: LedgerRecord, now: datetime
+    ) -> datetime:
+        """A successor CreateSecret chose is on the connector: it is dated now, and keeps what it was issued
+        as (its version, issue date and issuer)."""
+        with suppress(self._client.exceptions.ConditionalCheckFailedException):
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(voice_connector_id, record.username),
+                UpdateExpression="SET #state = :present, FirstSeenAt = :now",
+                ConditionExpression="#state = :issuing",
+                ExpressionAttributeNames={"#state": "State"},
+                ExpressionAttributeValues={
+                    ":present": {"S": PRESENT},
+                    ":issuing": {"S": ISSUING},
+                    ":now": {"S": _timestamp(now)},
+                },
+            )
+            return now
+        # FinishSecret or another run dated it first: its date stands.
+        return self._first_seen(voice_connector_id, record.username, now)
 
     def _mark_gone(self, voice_connector_id: str, record: LedgerRecord, now: datetime) -> None:
         if record.retiring_by:
@@ -219,15 +363,19 @@ class CredentialLedger:
                     **values,
                     ":now": {"S": _timestamp(now)},
                     ":present": {"S": PRESENT},
-                    ":first_seen": {"S": _timestamp(record.first_seen_at)},
+                    ":first_seen": {"S": _timestamp(record.first_seen_at or now)},
                 },
             )
 
-    def _current(self, voice_connector_id: str, username: str) -> LedgerRecord:
+    def _first_seen(self, voice_connector_id: str, username: str, now: datetime) -> datetime:
+        """The date a concurrent writer gave the username; ``now`` if its row is not one to trust."""
         item = self._client.get_item(
             TableName=self._table, Key=self._key(voice_connector_id, username), ConsistentRead=True
-        )["Item"]
-        return _record(item)
+        ).get("Item", {})
+        record = parse_row(item)
+        if isinstance(record, LedgerRecord) and record.first_seen_at is not None:
+            return record.first_seen_at
+        return now
 
     @staticmethod
     def _key(voice_connector_id: str, username: str) -> dict[str, dict[str, str]]:

@@ -11,6 +11,7 @@ from pydantic.alias_generators import to_pascal
 from credential_rotation.errors import MalformedTaskInput
 from credential_rotation.policy import PolicySettings, Reason
 from credential_rotation.rotation_due import RotationReason
+from credential_rotation.unmanaged import Unmanageable
 
 Trigger = Literal["schedule", "manual"]
 
@@ -61,7 +62,6 @@ class Policy(WireModel):
     rotate: bool
     rotate_after_days: int
     username_prefix: str
-    secret_name_prefix: str
 
     def settings(self) -> PolicySettings:
         return PolicySettings(
@@ -88,38 +88,29 @@ class ResolveRunRequest(WireModel):
     started_at: AwareDatetime
 
 
-class DeletionLimitRequest(WireModel):
-    plans: tuple[dict[str, Any], ...]
-    max_deletions: int
+class RecordRef(WireModel):
+    """Where a task stored a record in the audit bucket, and the SHA-256 of its bytes: what the state
+    carries instead of the record, so that a reader can tell the record is the one that was written."""
+
+    key: str = Field(min_length=1, max_length=1024)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class ReportLocation(WireModel):
+    bucket: str
+    key: str
+    version_id: str | None
 
 
 class ConnectorTask(WireModel):
-    """What every per-connector task receives: the connector, the run's policy and its clock."""
+    """What every per-connector task receives: the connector, the run's policy, its clock and its id."""
 
     voice_connector_id: str
     policy: Policy
     # The run's start time is the clock for every judgement in the run, so all connectors are judged
     # against the same instant and a retried task judges exactly as the first attempt did.
     now: AwareDatetime
-
-
-class Credential(WireModel):
-    username: str
-    first_seen_at: AwareDatetime
-
-
-class Listing(WireModel):
-    voice_connector_id: str
-    credentials: tuple[Credential, ...]
-    # The usernames the connector's secret labels AWSCURRENT and (for an unfinished successor) AWSPENDING.
-    current: str | None = None
-    pending: str | None = None
-
-
-class FindStaleRequest(ConnectorTask):
-    credentials: tuple[Credential, ...]
-    current: str | None = None
-    pending: str | None = None
+    execution_arn: str
 
 
 class RotationEntry(WireModel):
@@ -127,36 +118,84 @@ class RotationEntry(WireModel):
     reason: RotationReason
 
 
-class ConnectorPlan(WireModel):
-    """Kept small: 100 connectors' plans travel together in the run's state, which Step Functions caps at
-    256 KiB. The listing is the keys of Reasons (in the policy's order); what is kept is what is not stale.
-    """
+class UnmanagedCredential(WireModel):
+    """A credential the ledger cannot key (see unmanaged.py): kept, and named by fingerprint only."""
 
+    fingerprint: str
+    why: Unmanageable
+
+
+class LedgerRowProblem(WireModel):
+    """A malformed ledger row: whose (when readable) and what is wrong, never the values."""
+
+    username: str | None
+    problem: str
+
+
+class PlanRecord(WireModel):
+    """A connector's plan as stored in the audit bucket: every username's reason, and what is stale."""
+
+    execution_arn: str
     voice_connector_id: str
-    stale: tuple[str, ...]
+    now: AwareDatetime
     reasons: dict[str, Reason]
+    stale: tuple[str, ...]
     current: str | None
+    unmanaged: tuple[UnmanagedCredential, ...]
+    ledger_problems: tuple[LedgerRowProblem, ...]
     rotation: RotationEntry
 
 
+class PlanSummary(WireModel):
+    """What the state carries of a connector's plan: counts and where the plan is, never a username."""
+
+    voice_connector_id: str
+    record: RecordRef
+    # Usernames per reason (unmanaged ones included).
+    counts: dict[Reason, int]
+    stale_count: int
+    # The stale usernames' size as a JSON list: what naming them in the audit event costs.
+    stale_bytes: int
+    ledger_problems: int
+    rotation: RotationEntry
+
+
+class DeletionLimitRequest(WireModel):
+    # Plan summaries, and for a connector whose planning failed its error (no StaleCount).
+    plans: tuple[dict[str, Any], ...]
+    max_deletions: int
+    # How many ProtectedUsernames patterns the run's policy holds: the audit event repeats them.
+    protected_patterns: int = Field(ge=0)
+
+
 class DeletionRequest(ConnectorTask):
+    plan: RecordRef
+
+
+class OutcomeRecord(WireModel):
+    """What the delete step did on a connector, as stored in the audit bucket."""
+
     execution_arn: str
-    stale: tuple[str, ...] = Field(min_length=1)
-
-
-class DeletionResult(WireModel):
     voice_connector_id: str
     deleted: tuple[str, ...]
     # Planned as stale, but no longer present or no longer stale when the delete step re-listed.
     skipped: tuple[str, ...]
-    ledger_updated: bool = True
+    ledger_updated: bool
+
+
+class DeletionSummary(WireModel):
+    deleted: int
+    skipped: int
+    outcome: RecordRef
+    ledger_updated: bool
 
 
 IssueStep = Literal["CreateSecret", "SetSecret", "TestSecret", "FinishSecret"]
 
 
 class Successor(WireModel):
-    """A successor credential as the state machine and the audit event see it: never its password."""
+    """A successor credential as the state machine and the audit event see it: never its password. One
+    username of a fixed, short format: it is the one username the state carries."""
 
     username: str
     secret_arn: str
@@ -170,5 +209,26 @@ class IssueRequest(ConnectorTask):
     """One step of issuing a successor, in the order of Secrets Manager's rotation contract."""
 
     step: IssueStep
-    execution_arn: str
     successor: Successor | None = None
+
+
+class ExecutionStatusChange(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    execution_arn: str = Field(alias="executionArn", pattern=r"^arn:aws[a-z-]*:states:")
+    status: str
+
+
+class ExecutionEnded(BaseModel):
+    """EventBridge's "Step Functions Execution Status Change" event, as far as ReleaseRunLock reads it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    detail: ExecutionStatusChange
+
+    @classmethod
+    def parse(cls, event: Any) -> Self:
+        try:
+            return cls.model_validate(event)
+        except ValidationError as error:
+            raise MalformedTaskInput(describe(error, "execution status change event")) from None

@@ -1,48 +1,115 @@
-"""Judge one connector's listing, and hold the whole run to its blast-radius cap."""
+"""Plan one connector: list it, date its usernames, find its current credential, judge, and store the plan.
 
+The plan itself (every username's reason, the stale ones) goes to the audit bucket; the state machine
+gets a summary of counts and the plan's digest. The whole run is then held to its blast-radius cap and to
+what one audit event can name, before anything is deleted.
+"""
+
+import json
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from credential_rotation.errors import DeletionLimitExceeded
-from credential_rotation.models import ConnectorPlan, FindStaleRequest, RotationEntry
-from credential_rotation.policy import judge
+from credential_rotation.chime import VoiceConnectorCredentials
+from credential_rotation.current_credential import current_username
+from credential_rotation.errors import AuditLimitExceeded, DeletionLimitExceeded
+from credential_rotation.ledger import CredentialLedger
+from credential_rotation.models import (
+    ConnectorTask,
+    LedgerRowProblem,
+    PlanRecord,
+    PlanSummary,
+    RotationEntry,
+    UnmanagedCredential,
+)
+from credential_rotation.policy import Reason, judge
+from credential_rotation.redaction import Fingerprints
 from credential_rotation.rotation_due import decide
+from credential_rotation.run_records import RunRecords, plan_key
+from credential_rotation.secret_store import ConnectorSecrets
+from credential_rotation.unmanaged import sort_listing
+
+# What one audit event may spend on naming stale usernames (see audit.py for the whole budget).
+NAMES_PER_STALE_USERNAME = 2  # a stale username can appear in both Stale and Deleted (or Unconfirmed)
 
 
-def plan_connector(request: FindStaleRequest) -> ConnectorPlan:
-    first_seen = {credential.username: credential.first_seen_at for credential in request.credentials}
+def plan_connector(
+    task: ConnectorTask,
+    chime: VoiceConnectorCredentials,
+    ledger: CredentialLedger,
+    secrets: ConnectorSecrets,
+    records: RunRecords,
+    fingerprints: Fingerprints,
+) -> PlanSummary:
+    vc_id = task.voice_connector_id
+    listing = sort_listing(chime.usernames(vc_id))
+    # Recording is observation, not change: a dry run records first-seen dates too.
+    observed = ledger.observe(vc_id, listing.managed, task.now)
+    secret = secrets.state(vc_id)
+    current = current_username(secret, observed.view, listing.managed)
     plan = judge(
-        usernames=list(first_seen),
-        first_seen=first_seen,
-        now=request.now,
-        settings=request.policy.settings(),
-        current=request.current,
+        usernames=listing.managed,
+        first_seen=observed.first_seen,
+        now=task.now,
+        settings=task.policy.settings(),
+        current=current,
     )
     rotation = decide(
-        first_seen,
-        request.now,
-        rotate=request.policy.rotate,
-        rotate_after_days=request.policy.rotate_after_days,
-        # A pending successor that is not on the connector is finished all the same: SetSecret puts it.
-        pending=request.pending,
+        {username: observed.first_seen.get(username, task.now) for username in listing.managed},
+        task.now,
+        rotate=task.policy.rotate,
+        rotate_after_days=task.policy.rotate_after_days,
+        # A pending successor that is not on the connector is finished all the same: SetSecret puts it,
+        # once CreateSecret has checked that this workflow created it.
+        pending=secret.unfinished() if secret is not None and not secret.deleted else None,
     )
-    return ConnectorPlan(
-        voice_connector_id=request.voice_connector_id,
-        stale=plan.stale,
+    record = PlanRecord(
+        execution_arn=task.execution_arn,
+        voice_connector_id=vc_id,
+        now=task.now,
         reasons={verdict.username: verdict.reason for verdict in plan.verdicts},
-        current=request.current,
+        stale=plan.stale,
+        current=current,
+        unmanaged=tuple(
+            UnmanagedCredential(fingerprint=fingerprints.of(vc_id, username), why=why)
+            for username, why in listing.unmanaged
+        ),
+        ledger_problems=tuple(
+            LedgerRowProblem(username=problem.username, problem=problem.problem)
+            for problem in observed.view.problems
+        ),
         rotation=RotationEntry(due=rotation.due, reason=rotation.reason),
     )
+    counts = Counter(verdict.reason for verdict in plan.verdicts)
+    counts.update({Reason.UNMANAGED: len(listing.unmanaged)} if listing.unmanaged else {})
+    return PlanSummary(
+        voice_connector_id=vc_id,
+        record=records.put(plan_key(task.execution_arn, vc_id), record.to_wire()),
+        counts=dict(counts),
+        stale_count=len(plan.stale),
+        stale_bytes=len(json.dumps(list(plan.stale), separators=(",", ":"))),
+        ledger_problems=len(observed.view.problems),
+        rotation=record.rotation,
+    )
 
 
-def enforce_deletion_limit(plans: Iterable[Mapping[str, Any]], max_deletions: int) -> int:
-    """Refuse the run when its plans together exceed MaxDeletions; return the planned count otherwise.
+def enforce_run_limits(plans: Iterable[Mapping[str, Any]], max_deletions: int, audit_budget: int) -> int:
+    """Refuse the run when its plans together exceed MaxDeletions, or name more stale usernames than its
+    audit event can carry; return the planned count otherwise.
 
-    A connector whose planning failed carries no Stale list and adds nothing.
+    A connector whose planning failed carries no StaleCount and adds nothing.
     """
-    planned = sum(len(plan.get("Stale", ())) for plan in plans)
+    plans = list(plans)
+    planned = sum(int(plan.get("StaleCount", 0)) for plan in plans)
     if planned > max_deletions:
         raise DeletionLimitExceeded(
             f"the plan deletes {planned} usernames and MaxDeletions is {max_deletions}: nothing was deleted"
+        )
+    names = sum(int(plan.get("StaleBytes", 0)) for plan in plans) * NAMES_PER_STALE_USERNAME
+    if names > audit_budget:
+        raise AuditLimitExceeded(
+            f"the plan's {planned} stale usernames take {names} bytes to name in the audit event, which has "
+            f"room for {audit_budget}: a run that deleted them could not name every deletion, so nothing "
+            "was deleted. Run fewer voice connectors at a time (VoiceConnectorIds), or delete by hand"
         )
     return planned

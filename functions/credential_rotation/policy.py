@@ -10,17 +10,21 @@ Rules of ``judge``:
 - Each username gets the first reason that applies:
   CURRENT when the connector's secret names it AWSCURRENT (the credential the phone system is told to use);
   NEW when first seen at or after ``now`` (recorded by this very run);
-  PROTECTED when it matches a ``protected_patterns`` glob (``fnmatch``, case-sensitive);
+  PROTECTED when it equals a ``protected_patterns`` entry or matches it as a glob (``fnmatch``,
+  case-sensitive): ``svc[1]`` protects both ``svc[1]`` and ``svc1``;
   YOUNG when its age (``now - first_seen``) is at most ``max_age_days`` days;
   otherwise it is a candidate.
 - The ``min_keep`` youngest usernames, counted over all of them whatever their reason, are kept:
   candidates among them get KEPT_FOR_MIN_KEEP. Deleting a connector's last credential switches
   authentication off, so a plan never leaves fewer than ``min(min_keep, number of usernames)``.
-- Grace: a remaining candidate is STALE only if some younger username has existed for at least
-  ``grace_days`` days (its successor had time to reach the phone system); otherwise it is IN_GRACE.
-  A username first seen after ``now`` has existed for zero days.
-- Youngest first: latest first-seen first; on a tie the username that sorts last is younger, because
-  issued usernames carry their issue date.
+- Youngest first: latest first-seen first, and among equal dates the AWSCURRENT one first. Nothing else
+  orders usernames: not their names, not the order the API lists them in.
+- No coin tosses: when the ``min_keep`` youngest would have to be chosen among usernames with the same
+  first-seen date (all of a connector's credentials get one date when the workflow first meets them),
+  none of those tied usernames is deleted: candidates among them get TIED.
+- Grace: a remaining candidate is STALE only if some username ranked younger than it has existed for at
+  least ``grace_days`` days (its successor had time to reach the phone system); otherwise it is
+  IN_GRACE. A username first seen after ``now`` has existed for zero days.
 - ``now`` and every first-seen date must be timezone-aware.
 
 ``confirm_deletions`` repeats the judgement on a fresh listing just before deleting, so a username added,
@@ -44,8 +48,11 @@ class Reason(StrEnum):
     PROTECTED = "protected"
     YOUNG = "young"
     KEPT_FOR_MIN_KEEP = "kept-for-min-keep"
+    TIED = "tied"
     IN_GRACE = "in-grace"
     STALE = "stale"
+    # Not a verdict of ``judge``: the ledger cannot key the username (see unmanaged.py), so it is kept.
+    UNMANAGED = "unmanaged"
 
 
 @dataclass(frozen=True)
@@ -96,12 +103,31 @@ class Plan:
 
 
 def is_protected(username: str, patterns: Iterable[str]) -> bool:
-    return any(fnmatchcase(username, pattern) for pattern in patterns)
+    # Equality first: a pattern is also the name a person typed, and "svc[1]" as a glob matches only "svc1".
+    return any(username == pattern or fnmatchcase(username, pattern) for pattern in patterns)
 
 
-def youngest_first(dated: Mapping[str, datetime]) -> tuple[str, ...]:
-    """Usernames from youngest to oldest; on equal dates the username that sorts last is younger."""
-    return tuple(sorted(dated, key=lambda username: (dated[username], username), reverse=True))
+def youngest_first(dated: Mapping[str, datetime], current: str | None = None) -> tuple[frozenset[str], ...]:
+    """Usernames from youngest to oldest, in tiers of usernames that nothing tells apart: the same
+    first-seen date, and both AWSCURRENT or both not (AWSCURRENT comes first among its date)."""
+    tiers: dict[tuple[datetime, bool], set[str]] = {}
+    for username, seen in dated.items():
+        tiers.setdefault((seen, username == current), set()).add(username)
+    return tuple(frozenset(tiers[rank]) for rank in sorted(tiers, reverse=True))
+
+
+def _kept_youngest(tiers: tuple[frozenset[str], ...], min_keep: int) -> tuple[set[str], set[str]]:
+    """The usernames MinKeep keeps: whole tiers while they fit, then, if the count ends inside a tier, that
+    whole tier as tied (choosing within it would be a coin toss)."""
+    kept: set[str] = set()
+    for tier in tiers:
+        room = min_keep - len(kept)
+        if room <= 0:
+            break
+        if len(tier) > room:
+            return kept, set(tier)
+        kept |= tier
+    return kept, set()
 
 
 def judge(
@@ -118,16 +144,24 @@ def judge(
 
     # Keyed by username, so a username listed twice counts once.
     dated = {username: first_seen.get(username, now) for username in usernames}
-    order = youngest_first(dated)
-    youngest = set(order[: settings.min_keep])
+    tiers = youngest_first(dated, current)
+    kept, tied = _kept_youngest(tiers, settings.min_keep)
+    # For each username, how long the longest-standing username ranked younger than it has existed.
+    settled_younger: dict[str, timedelta] = {}
+    longest = timedelta(-1)
+    for tier in tiers:
+        for username in tier:
+            settled_younger[username] = longest
+        longest = max([longest, *(_existed(dated[username], now) for username in tier)])
     verdicts = []
     for username in sorted(dated):
         reason = _exemption(username, dated[username], now, settings, current)
-        if reason is None and username in youngest:
+        if reason is None and username in kept:
             reason = Reason.KEPT_FOR_MIN_KEEP
+        elif reason is None and username in tied:
+            reason = Reason.TIED
         elif reason is None:
-            younger = order[: order.index(username)]
-            successor_settled = any(_existed(dated[other], now) >= settings.grace for other in younger)
+            successor_settled = settled_younger[username] >= settings.grace
             reason = Reason.STALE if successor_settled else Reason.IN_GRACE
         verdicts.append(
             Verdict(

@@ -1,12 +1,34 @@
-"""What logs may say about a username: a short, stable fingerprint, never the username itself."""
+"""What logs may say about a username: a short fingerprint, never the username itself.
 
-from hashlib import sha256
+The fingerprint is an HMAC-SHA256 keyed with a per-stack secret that the stack generates (the template's
+FingerprintKey) and that is never logged. A plain hash of a person-chosen username ("pbx-london") is
+reversed by hashing a small dictionary; without the key, a fingerprint tells nothing. An operator with
+``secretsmanager:GetSecretValue`` on the key computes a username's fingerprint to search the logs (the
+README shows how).
+"""
+
+import hashlib
+import hmac
+from collections.abc import Iterable
+
+# 64 bits: no collisions among any connector's credentials, and short enough to read in a log line.
+FINGERPRINT_HEX_DIGITS = 16
 
 
-def fingerprint(voice_connector_id: str, username: str) -> str:
-    # Salting with the connector id keeps equal usernames on different connectors apart in the logs.
-    return sha256(f"{voice_connector_id}\x00{username}".encode()).hexdigest()[:12]
+class Fingerprints:
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 32:
+            raise ValueError("the fingerprint key must have at least 32 bytes")
+        self._key = key
 
+    def __repr__(self) -> str:
+        return "Fingerprints(<key withheld>)"
 
-def fingerprints(voice_connector_id: str, usernames: list[str] | tuple[str, ...]) -> list[str]:
-    return [fingerprint(voice_connector_id, username) for username in usernames]
+    def of(self, voice_connector_id: str, username: object) -> str:
+        # Keyed with the connector too, so equal usernames on different connectors differ in the logs.
+        # surrogatepass: even a username that is not valid UTF-8 text gets a fingerprint.
+        text = f"{voice_connector_id}\x00{username}".encode("utf-8", "surrogatepass")
+        return hmac.new(self._key, text, hashlib.sha256).hexdigest()[:FINGERPRINT_HEX_DIGITS]
+
+    def of_all(self, voice_connector_id: str, usernames: Iterable[object]) -> list[str]:
+        return [self.of(voice_connector_id, username) for username in usernames]

@@ -1,15 +1,51 @@
-"""Delete a connector's stale usernames, after checking the plan still holds."""
+"""Delete a connector's stale usernames, after checking the plan still holds.
 
-from contextlib import suppress
+The plan comes from the audit bucket, checked against the digest the state machine carried. The delete
+step re-lists first: between planning and now a person or another run may have changed the connector.
+Only usernames still present and still stale on the fresh listing are deleted, with MinKeep checked
+again against that listing and AWSCURRENT matched again through the ledger. Each is marked in the
+ledger just before its delete call, so that a deletion whose answer was lost is never lost with it:
+
+- a refused call (4xx) proves nothing was deleted: its marks are taken back, and the error raised;
+- any other failure (a 5xx, a connection closed or timed out) may have deleted: the marks stay, the
+  error is raised, and the state machine retries the step, which re-lists and reports as deleted what it
+  marked and finds gone. A retry that never comes leaves the marks for the next listing, which records
+  those usernames as deleted by this execution.
+
+What was deleted goes to the audit bucket as the connector's outcome record.
+"""
+
+import contextlib
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
 
-from credential_rotation.chime import VoiceConnectorCredentials
-from credential_rotation.ledger import DELETED, PRESENT, CredentialLedger
-from credential_rotation.models import DeletionRequest, DeletionResult
+from credential_rotation.chime import VoiceConnectorCredentials, proves_nothing_deleted
+from credential_rotation.current_credential import current_username
+from credential_rotation.errors import RunRecordMismatch
+from credential_rotation.ledger import DELETED, PRESENT, CredentialLedger, LedgerView
+from credential_rotation.models import DeletionRequest, DeletionSummary, OutcomeRecord, PlanRecord
 from credential_rotation.policy import confirm_deletions
-from credential_rotation.secret_store import ConnectorSecrets, secret_name
+from credential_rotation.run_records import RunRecords, outcome_key
+from credential_rotation.secret_store import ConnectorSecrets
+from credential_rotation.unmanaged import sort_listing
+
+# Usernames per delete call. The API takes a list and documents no limit; a bounded call keeps a request
+# small whatever the plan holds, and each batch is marked just before its own call.
+DELETE_BATCH = 100
+
+
+def read_plan(request: DeletionRequest, records: RunRecords) -> PlanRecord:
+    document = records.get(request.plan)
+    try:
+        plan = PlanRecord.model_validate(document)
+    except ValidationError:
+        raise RunRecordMismatch(f"the run record {request.plan.key} is not a connector plan") from None
+    if plan.voice_connector_id != request.voice_connector_id or plan.execution_arn != request.execution_arn:
+        raise RunRecordMismatch(f"the run record {request.plan.key} is the plan of another connector or run")
+    return plan
 
 
 def retire_stale(
@@ -17,63 +53,86 @@ def retire_stale(
     chime: VoiceConnectorCredentials,
     ledger: CredentialLedger,
     secrets: ConnectorSecrets,
+    records: RunRecords,
     deleted_at: datetime,
-) -> DeletionResult:
-    """Re-list first: between planning and now a person or another run may have changed the connector.
-
-    Only usernames still present and still stale on the fresh listing are deleted, with MinKeep checked
-    again against that listing and AWSCURRENT read again from the secret, in one call. Each is marked in
-    the ledger just before, so that a crash between the delete and its record loses no deletion.
-    """
+) -> DeletionSummary:
     vc_id = request.voice_connector_id
-    fresh = chime.usernames(vc_id)
-    records = ledger.records(vc_id)
-    # A previous attempt of this very step that died after its delete call: what it marked (or even
-    # recorded as deleted) and what is now gone, it deleted. Reporting it here keeps every deletion in
-    # the run's audit event.
-    deleted_earlier = {
-        username
-        for username, record in records.items()
-        if username in request.stale
-        and username not in fresh
-        and (
-            (record.state == PRESENT and record.retiring_by == request.execution_arn)
-            or (record.state == DELETED and record.deleted_by == request.execution_arn)
-        )
-    }
-    current, _ = secrets.staged_usernames(secret_name(request.policy.secret_name_prefix, vc_id))
+    planned = set(read_plan(request, records).stale)
+    fresh = sort_listing(chime.usernames(vc_id)).managed
+    view = ledger.read(vc_id)
+    current = current_username(secrets.state(vc_id), view, fresh)
     confirmed = confirm_deletions(
-        planned_stale=request.stale,
+        planned_stale=planned,
         fresh_usernames=fresh,
-        first_seen={u: record.first_seen_at for u, record in records.items() if record.state == PRESENT},
+        first_seen=view.first_seen(),
         now=request.now,
         settings=request.policy.settings(),
         current=current,
     )
-    marked = ledger.mark_retiring(vc_id, confirmed, request.execution_arn) if confirmed else ()
-    if marked:
-        try:
-            chime.delete(vc_id, marked)
-        except ClientError as error:
-            # Refused or throttled (4xx): nothing was deleted, so take the marks back, as far as the ledger
-            # lets us. A server fault (5xx) or a lost connection may have deleted: those marks stay, so that
-            # a retry that finds the usernames gone reports the deletion.
-            if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500) < 500:
-                with suppress(BotoCoreError, ClientError):
-                    ledger.unmark_retiring(vc_id, marked, request.execution_arn)
-            raise
-    deleted = tuple(sorted(deleted_earlier | set(marked)))
+    deleted = _deleted_by_earlier_attempt(view, planned, set(fresh), request.execution_arn)
+    for batch in _batches(confirmed):
+        marked = ledger.mark_retiring(vc_id, batch, request.execution_arn)
+        if marked:
+            _delete(chime, ledger, vc_id, marked, request.execution_arn)
+            deleted.update(marked)
     ledger_updated = True
     if deleted:
         try:
-            ledger.mark_deleted(vc_id, deleted, deleted_at, request.execution_arn)
+            ledger.mark_deleted(vc_id, sorted(deleted), deleted_at, request.execution_arn)
         except (BotoCoreError, ClientError):
             # The deletion happened and must reach the audit event; failing the task here would hide
             # it. The next run's listing marks these usernames deleted in the ledger all the same.
             ledger_updated = False
-    return DeletionResult(
+    outcome = OutcomeRecord(
+        execution_arn=request.execution_arn,
         voice_connector_id=vc_id,
-        deleted=deleted,
-        skipped=tuple(sorted(set(request.stale) - set(deleted))),
+        deleted=tuple(sorted(deleted)),
+        skipped=tuple(sorted(planned - deleted)),
         ledger_updated=ledger_updated,
     )
+    return DeletionSummary(
+        deleted=len(outcome.deleted),
+        skipped=len(outcome.skipped),
+        outcome=records.put(outcome_key(request.execution_arn, vc_id), outcome.to_wire()),
+        ledger_updated=ledger_updated,
+    )
+
+
+def _deleted_by_earlier_attempt(
+    view: LedgerView, planned: set[str], fresh: set[str], execution_arn: str
+) -> set[str]:
+    """What an earlier attempt of this very step marked (or even recorded as deleted) and is now gone: it
+    deleted them, and this attempt reports them, so the run's audit event keeps every deletion."""
+    return {
+        username
+        for username, record in view.records.items()
+        if username in planned
+        and username not in fresh
+        and (
+            (record.state == PRESENT and record.retiring_by == execution_arn)
+            or (record.state == DELETED and record.deleted_by == execution_arn)
+        )
+    }
+
+
+def _delete(
+    chime: VoiceConnectorCredentials,
+    ledger: CredentialLedger,
+    vc_id: str,
+    marked: Sequence[str],
+    execution_arn: str,
+) -> None:
+    try:
+        chime.delete(vc_id, marked)
+    except ClientError as error:
+        if proves_nothing_deleted(error):
+            # Best effort: a mark left behind only blames this execution for a later removal, and the
+            # error the caller needs is the delete's.
+            with contextlib.suppress(BotoCoreError, ClientError):
+                ledger.unmark_retiring(vc_id, marked, execution_arn)
+        raise
+
+
+def _batches(usernames: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(usernames), DELETE_BATCH):
+        yield usernames[start : start + DELETE_BATCH]

@@ -2,7 +2,10 @@
 
 The same input comes from the nightly schedule and from a person pressing "Start execution" in the
 console, so it is checked strictly: an unknown key, a wrong type or an out-of-range value refuses the
-whole run before anything is listed, with a message that names the field.
+whole run before anything is listed, with a message that names the field. Every field has one encoding:
+absent takes the stack's default, and ``null`` is refused (it would otherwise read as absent, so that
+``{"DryRun": null}`` on a stack whose DryRun is false would delete). Settings that scope what the
+functions may touch (SecretNamePrefix) are stack parameters only: an input naming one is refused.
 """
 
 import json
@@ -30,8 +33,15 @@ MAX_AGE_DAYS_LIMIT = 36_500
 MIN_KEEP_LIMIT = 100
 MAX_DELETIONS_LIMIT = 10_000
 MAX_PROTECTED_PATTERNS = 100
-# Secrets Manager's name characters; the connector id (up to 36 characters) follows the prefix.
-SECRET_NAME_PREFIX_PATTERN = r"[A-Za-z0-9/_+=.@-]{1,200}"  # noqa: S105 (a name pattern, not a password)
+# Fields of the stack that no execution may set, and why.
+STACK_ONLY = {
+    "SecretNamePrefix": (
+        "is a stack parameter only: the functions' IAM policy covers the stack's prefix alone, and a run "
+        "that looked under another prefix would not find the connectors' secrets"
+    ),
+}
+# Free text that the workflow ignores: any JSON, null included.
+IGNORED_FIELDS = frozenset({"Comment"})
 # Comment is ignored, but the whole input travels in the run's state, which Step Functions caps at 256 KiB
 # (exceeding it fails the run with States.DataLimitExceeded, which no Catch takes, wherever it happens).
 MAX_COMMENT_BYTES = 4_096
@@ -93,9 +103,6 @@ class RunInput(BaseModel):
     Rotate: bool | None = None
     RotateAfterDays: Annotated[int, Field(ge=1, le=MAX_AGE_DAYS_LIMIT)] | None = None
     UsernamePrefix: Annotated[str, StringConstraints(pattern=f"^{USERNAME_PREFIX.pattern}$")] | None = None
-    SecretNamePrefix: Annotated[str, StringConstraints(pattern=f"^{SECRET_NAME_PREFIX_PATTERN}$")] | None = (
-        None
-    )
     Trigger: TriggerName | None = None
     Comment: Annotated[Any, AfterValidator(_short)] = None
 
@@ -117,7 +124,7 @@ def _did_you_mean(key: str) -> str:
     return f" (did you mean {fields[close[0]]}?)" if close else ""
 
 
-def _describe_input(error: ValidationError) -> str:
+def _describe_input(error: ValidationError) -> list[str]:
     """Like ``models.describe``, but no clause loses its field: a RunInput location is a key and list
     indices, so none of it is dropped as noise (an unknown key 'int' or 'a[0]' used to be)."""
     problems = []
@@ -128,18 +135,28 @@ def _describe_input(error: ValidationError) -> str:
         else:
             field = str(key) + "".join(f"[{index}]" for index in indices)
             problems.append(f"{field}: {detail['msg'].removeprefix('Value error, ')}")
-    if len(problems) > MAX_PROBLEMS:
-        problems[MAX_PROBLEMS:] = [f"and {len(problems) - MAX_PROBLEMS} more problems"]
-    return "execution input: " + "; ".join(problems)
+    return problems
 
 
 def parse_input(raw: object) -> RunInput:
     if not isinstance(raw, dict):
         raise InvalidInput("execution input: must be a JSON object")
+    problems = [
+        f"{key}: must not be null: leave the field out to take the stack's default"
+        for key, value in raw.items()
+        if value is None and key in RunInput.model_fields and key not in IGNORED_FIELDS
+    ]
+    problems += [f"{key}: {why}" for key, why in STACK_ONLY.items() if key in raw]
+    given = {key: value for key, value in raw.items() if key not in STACK_ONLY and value is not None}
     try:
-        return RunInput.model_validate(raw)
+        parsed = RunInput.model_validate(given)
     except ValidationError as error:
-        raise InvalidInput(_describe_input(error)) from None
+        problems += _describe_input(error)
+    if problems:
+        if len(problems) > MAX_PROBLEMS:
+            problems[MAX_PROBLEMS:] = [f"and {len(problems) - MAX_PROBLEMS} more problems"]
+        raise InvalidInput("execution input: " + "; ".join(problems))
+    return parsed
 
 
 def stack_defaults(settings: Settings) -> RunInput:
@@ -157,7 +174,6 @@ def stack_defaults(settings: Settings) -> RunInput:
                 "Rotate": settings.default_rotate,
                 "RotateAfterDays": settings.default_rotate_after_days,
                 "UsernamePrefix": settings.default_username_prefix,
-                "SecretNamePrefix": settings.secret_name_prefix,
             }
         )
     except ValidationError as error:
@@ -178,11 +194,6 @@ def resolve_run(
         value = getattr(given, name)
         return getattr(defaults, name) if value is None else value
 
-    if not pick("SecretNamePrefix").startswith(settings.secret_name_prefix):
-        raise InvalidInput(
-            "execution input: SecretNamePrefix: must begin with the stack's SecretNamePrefix, "
-            f"{settings.secret_name_prefix!r}: the functions may touch no other secret"
-        )
     voice_connector_ids = pick("VoiceConnectorIds")
     if voice_connector_ids is None:
         voice_connector_ids = sorted(set(list_voice_connector_ids()))
@@ -205,7 +216,6 @@ def resolve_run(
             rotate=pick("Rotate"),
             rotate_after_days=pick("RotateAfterDays"),
             username_prefix=pick("UsernamePrefix"),
-            secret_name_prefix=pick("SecretNamePrefix"),
         ),
         voice_connector_ids=tuple(voice_connector_ids),
         max_concurrency=settings.max_concurrency,

@@ -11,7 +11,6 @@ an execution that was aborted or timed out (and never reached the release) block
 most that long. The delete step's re-listing stays as the second line of defence.
 """
 
-from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -62,15 +61,19 @@ class RunLock:
                 "this run changed nothing"
             ) from None
 
-    def release(self, execution_arn: str) -> None:
-        """Give the lease back if this execution holds it; a lease already taken over is left alone."""
-        with suppress(self._client.exceptions.ConditionalCheckFailedException):
+    def release(self, execution_arn: str) -> bool:
+        """Give the lease back if this execution holds it; a lease already taken over is left alone.
+        Whether this call released it."""
+        try:
             self._client.delete_item(
                 TableName=self._table,
                 Key=self._key(),
                 ConditionExpression="HeldBy = :me",
                 ExpressionAttributeValues={":me": {"S": execution_arn}},
             )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     @staticmethod
     def _key() -> dict[str, dict[str, str]]:

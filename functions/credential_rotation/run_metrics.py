@@ -6,9 +6,8 @@ Every metric carries the ``service`` dimension (POWERTOOLS_SERVICE_NAME); per-co
 mix dimensions between invocations that share a process (the offline sandbox runs them on threads).
 """
 
-import functools
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from os import environ
 from typing import Any
 
@@ -16,9 +15,9 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 # The template sets POWERTOOLS_METRICS_NAMESPACE to this; the dashboard reads it.
 NAMESPACE = "VoiceConnectorCredentialRotation"
-# Reasons for which a safety rule held a username: MinKeep and the grace only ever hold old ones;
-# protected and AWSCURRENT are judged before age, so they count whatever the username's age.
-GUARD_REASONS = frozenset({"protected", "kept-for-min-keep", "current", "in-grace"})
+# Reasons for which a safety rule held a username: MinKeep, a tie at MinKeep and the grace only ever hold
+# old ones; protected and AWSCURRENT are judged before age, so they count whatever the username's age.
+GUARD_REASONS = frozenset({"protected", "kept-for-min-keep", "tied", "current", "in-grace"})
 # The errors statemachine/rotation.asl.json retries that a handler raises itself. (A function that times
 # out or dies cannot count itself: Lambda's Errors metric counts those.) A test holds this set to the
 # state machine's Retry fields.
@@ -31,25 +30,29 @@ RETRIED_ERRORS = frozenset(
         "ThrottledException",
         "InternalErrorException",
         "KMSThrottlingException",
+        "DeletionOutcomeUnknown",
     }
 )
 
 
 def connector_counts(entry: Mapping[str, Any]) -> dict[str, int]:
-    """One audit event connector entry as counts."""
+    """One connector entry of the run's report as counts."""
     issued = entry.get("Issued") or {}
+    counts = entry["Counts"]
     return {
-        "CredentialsListed": len(entry["Listed"]),
+        "CredentialsListed": sum(counts.values()),
         "CredentialsStale": len(entry["Stale"]),
         "CredentialsDeleted": len(entry["Deleted"]),
+        "CredentialsUnconfirmed": len(entry["Unconfirmed"]),
+        "CredentialsUnmanaged": counts.get("unmanaged", 0),
         "SuccessorsIssued": int(bool(issued.get("Promoted"))),
-        "CredentialsKeptByGuard": sum(reason in GUARD_REASONS for reason in entry["Reasons"].values()),
+        "CredentialsKeptByGuard": sum(count for reason, count in counts.items() if reason in GUARD_REASONS),
         "ConnectorsFailed": int(entry["Error"] is not None),
     }
 
 
 # A connector entry with nothing in it: its counts name every per-run metric, at zero.
-_EMPTY_ENTRY = {"Listed": [], "Stale": [], "Deleted": [], "Issued": None, "Reasons": {}, "Error": None}
+_EMPTY_ENTRY = {"Counts": {}, "Stale": [], "Deleted": [], "Unconfirmed": [], "Issued": None, "Error": None}
 
 
 def run_counts(event: Mapping[str, Any]) -> dict[str, int]:
@@ -75,24 +78,16 @@ def publish_run_metrics(event: Mapping[str, Any]) -> None:
         emit(connector_counts(entry), entry["VoiceConnectorId"])
 
 
-def counts_retryable_failures(handler: Callable[[dict, Any], Any]) -> Callable[[dict, Any], Any]:
-    """Count each attempt that failed with an error the state machine retries, per run and per connector.
+def count_retryable_failure(error_name: str, event: Any) -> None:
+    """Count an attempt that failed with an error the state machine retries, per run and per connector.
 
     The retries themselves happen in Step Functions, out of the functions' sight; the attempt that fails
     is the one place that knows it happened. The count is of such failures, so the last attempt of a
     burst that outlasts the retry budget counts too (the execution history has the exact retries).
     """
-
-    @functools.wraps(handler)
-    def counted(event: dict, context: Any) -> Any:
-        try:
-            return handler(event, context)
-        except Exception as error:
-            if type(error).__name__ in RETRIED_ERRORS:
-                emit({"RetryableFailures": 1})
-                voice_connector_id = event.get("VoiceConnectorId") if isinstance(event, dict) else None
-                if isinstance(voice_connector_id, str):
-                    emit({"RetryableFailures": 1}, voice_connector_id)
-            raise
-
-    return counted
+    if error_name not in RETRIED_ERRORS:
+        return
+    emit({"RetryableFailures": 1})
+    voice_connector_id = event.get("VoiceConnectorId") if isinstance(event, dict) else None
+    if isinstance(voice_connector_id, str):
+        emit({"RetryableFailures": 1}, voice_connector_id)

@@ -7,7 +7,11 @@ phone system should use; AWSPREVIOUS is the one it replaced. A version's SecretS
 
 A new secret starts with an enrolment version whose Username is null: Secrets Manager labels a secret's
 first version AWSCURRENT whatever the caller asks, and a successor must not be AWSCURRENT before it is on
-the connector.
+the connector. No step ever reads the enrolment version back: ``read`` reads successors only.
+
+Only the issuing step reads or writes values. Listing and deleting need to know which credential
+AWSCURRENT is, and learn it from ``state`` (version ids and stages, no value) and the ledger, which
+records the version id of every successor this workflow created.
 """
 
 import json
@@ -15,6 +19,8 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from credential_rotation.errors import MalformedSecret, UntrustedSuccessor
 
 CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
 
@@ -25,18 +31,22 @@ def secret_name(prefix: str, voice_connector_id: str) -> str:
 
 @dataclass(frozen=True)
 class StoredCredential:
+    """A successor as its secret version holds it (never the enrolment version)."""
+
     voice_connector_id: str
-    username: str | None
-    issued_at: datetime | None
+    username: str
+    issued_at: datetime
     version_id: str
     # Never printed: a repr or a log line of this object must not carry the password.
-    password: str | None = field(default=None, repr=False)
+    password: str = field(repr=False)
 
 
 @dataclass(frozen=True)
 class SecretState:
     arn: str
     versions: dict[str, tuple[str, ...]]
+    # Scheduled for deletion (DescribeSecret's DeletedDate): its values can no longer be read or written.
+    deleted: bool = False
 
     def labelled(self, stage: str) -> str | None:
         """The version that carries ``stage``, if any."""
@@ -49,46 +59,37 @@ class SecretState:
 
 
 class ConnectorSecrets:
-    def __init__(self, client: Any, kms_key_id: str | None = None) -> None:
+    """The connectors' secrets, each named ``<prefix><voice connector id>``. The prefix is the stack's:
+    the functions' IAM policy covers secrets under it and no other."""
+
+    def __init__(self, client: Any, prefix: str, kms_key_id: str | None = None) -> None:
         self._client = client
+        self._prefix = prefix
         self._kms_key_id = kms_key_id or None
 
-    def state(self, name: str) -> SecretState | None:
+    def name(self, voice_connector_id: str) -> str:
+        return secret_name(self._prefix, voice_connector_id)
+
+    def state(self, voice_connector_id: str) -> SecretState | None:
         """The secret's versions and their stages, or None when the secret does not exist."""
         try:
-            described = self._client.describe_secret(SecretId=name)
+            described = self._client.describe_secret(SecretId=self.name(voice_connector_id))
         except self._client.exceptions.ResourceNotFoundException:
             return None
         versions = {
             version: tuple(stages) for version, stages in described.get("VersionIdsToStages", {}).items()
         }
-        return SecretState(arn=described["ARN"], versions=versions)
+        return SecretState(arn=described["ARN"], versions=versions, deleted="DeletedDate" in described)
 
-    def read(self, name: str, version_id: str) -> StoredCredential:
-        response = self._client.get_secret_value(SecretId=name, VersionId=version_id)
-        value = json.loads(response["SecretString"])
-        issued_at = value.get("IssuedAt")
-        return StoredCredential(
-            voice_connector_id=value["VoiceConnectorId"],
-            username=value.get("Username"),
-            issued_at=datetime.fromisoformat(issued_at) if issued_at else None,
-            version_id=response["VersionId"],
-            password=value.get("Password"),
-        )
+    def read(self, voice_connector_id: str, version_id: str) -> StoredCredential:
+        """A successor's version; MalformedSecret names the field that is wrong, never a value."""
+        response = self._client.get_secret_value(SecretId=self.name(voice_connector_id), VersionId=version_id)
+        return parse_successor(response.get("SecretString"), version_id)
 
-    def staged_usernames(self, name: str) -> tuple[str | None, str | None]:
-        """The usernames AWSCURRENT and an unfinished successor name, each None when there is none."""
-        state = self.state(name)
-        if state is None:
-            return None, None
-        versions = (state.labelled(CURRENT), state.unfinished())
-        current, pending = (self.read(name, version).username if version else None for version in versions)
-        return current, pending
-
-    def enrol(self, name: str, voice_connector_id: str, token: str) -> None:
+    def enrol(self, voice_connector_id: str, token: str) -> None:
         """Create the connector's secret with its enrolment version; an existing secret is left alone."""
         request: dict[str, Any] = {
-            "Name": name,
+            "Name": self.name(voice_connector_id),
             "Description": f"SIP termination credential of voice connector {voice_connector_id}",
             "ClientRequestToken": token,
             "SecretString": _value(voice_connector_id, None, None, None),
@@ -100,29 +101,24 @@ class ConnectorSecrets:
             self._client.create_secret(**request)
 
     def store_pending(
-        self,
-        name: str,
-        token: str,
-        voice_connector_id: str,
-        username: str,
-        password: str,
-        issued_at: datetime,
+        self, voice_connector_id: str, token: str, username: str, password: str, issued_at: datetime
     ) -> str:
         """A new AWSPENDING version; the same token with the same value is a no-op, as a retry needs."""
         response = self._client.put_secret_value(
-            SecretId=name,
+            SecretId=self.name(voice_connector_id),
             ClientRequestToken=token,
             SecretString=_value(voice_connector_id, username, password, issued_at),
             VersionStages=[PENDING],
         )
         return response["VersionId"]
 
-    def promote(self, name: str, version_id: str) -> None:
+    def promote(self, voice_connector_id: str, version_id: str) -> None:
         """Move AWSCURRENT to ``version_id`` (Secrets Manager moves AWSPREVIOUS to the version it leaves)
         and take AWSPENDING off it. Each move is skipped when already done, so a retry converges."""
-        state = self.state(name)
+        name = self.name(voice_connector_id)
+        state = self.state(voice_connector_id)
         if state is None or version_id not in state.versions:
-            raise ValueError("the successor's version is not in the connector's secret")
+            raise UntrustedSuccessor("the successor's version is no longer in the connector's secret")
         current = state.labelled(CURRENT)
         if current != version_id:
             move: dict[str, Any] = {"SecretId": name, "VersionStage": CURRENT, "MoveToVersionId": version_id}
@@ -133,6 +129,36 @@ class ConnectorSecrets:
             self._client.update_secret_version_stage(
                 SecretId=name, VersionStage=PENDING, RemoveFromVersionId=version_id
             )
+
+
+def parse_successor(secret_string: object, version_id: str) -> StoredCredential:
+    def malformed(problem: str) -> MalformedSecret:
+        return MalformedSecret(f"secret version {version_id}: {problem}")
+
+    if not isinstance(secret_string, str):
+        raise malformed("has no SecretString")
+    try:
+        value = json.loads(secret_string)
+    except ValueError:
+        raise malformed("SecretString is not JSON") from None
+    if not isinstance(value, dict):
+        raise malformed("SecretString is not a JSON object")
+    for name in ("VoiceConnectorId", "Username", "Password", "IssuedAt"):
+        if not isinstance(value.get(name), str) or not value[name]:
+            raise malformed(f"{name}: missing, null or not a non-empty string")
+    try:
+        issued_at = datetime.fromisoformat(value["IssuedAt"])
+    except ValueError:
+        raise malformed("IssuedAt: not an ISO 8601 date and time") from None
+    if issued_at.utcoffset() is None:
+        raise malformed("IssuedAt: has no time zone")
+    return StoredCredential(
+        voice_connector_id=value["VoiceConnectorId"],
+        username=value["Username"],
+        issued_at=issued_at,
+        version_id=version_id,
+        password=value["Password"],
+    )
 
 
 def _value(

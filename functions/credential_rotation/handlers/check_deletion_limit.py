@@ -1,23 +1,24 @@
-"""CheckDeletionLimit task: refuse the whole run, before any deletion, if its plan is too large."""
+"""CheckDeletionLimit task: refuse the whole run, before any deletion, if its plan deletes more than
+MaxDeletions or names more stale usernames than one audit event can carry."""
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from credential_rotation.audit import names_budget
 from credential_rotation.models import DeletionLimitRequest
-from credential_rotation.planning import enforce_deletion_limit
-from credential_rotation.run_metrics import counts_retryable_failures
-from credential_rotation.tracing import traced
+from credential_rotation.planning import enforce_run_limits
+from credential_rotation.task import task
 
 logger = Logger()
 
 
-@traced
-@counts_retryable_failures
-@logger.inject_lambda_context(clear_state=True)
+@task(logger)
 def handler(event: dict, context: LambdaContext) -> dict:
     request = DeletionLimitRequest.parse(event)
-    planned = enforce_deletion_limit(request.plans, request.max_deletions)
+    budget = names_budget(len(request.plans), request.protected_patterns)
+    planned = enforce_run_limits(request.plans, request.max_deletions, budget)
     logger.info(
-        "Deletion limit respected", extra={"planned": planned, "max_deletions": request.max_deletions}
+        "Run limits respected",
+        extra={"planned": planned, "max_deletions": request.max_deletions, "audit_names_budget": budget},
     )
     return {"PlannedDeletions": planned}

@@ -1,4 +1,5 @@
-"""PublishAudit task: build the run's audit event and publish it to SNS, whatever the outcome."""
+"""PublishAudit task: write the run's full report to the audit bucket and publish its audit event to SNS,
+whatever the outcome."""
 
 from datetime import UTC, datetime
 
@@ -7,29 +8,38 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
 from credential_rotation import wiring
-from credential_rotation.audit import build_event, execution_failure, fit_for_sns
+from credential_rotation.audit import build_event, build_report, execution_failure, execution_summary
 from credential_rotation.config import get_settings
-from credential_rotation.run_metrics import counts_retryable_failures, publish_run_metrics
-from credential_rotation.tracing import traced
+from credential_rotation.errors import MalformedTaskInput
+from credential_rotation.run_metrics import publish_run_metrics
+from credential_rotation.run_records import report_key
+from credential_rotation.task import task
 
 logger = Logger()
 
 
 def _release_run_lock(execution_arn: str) -> None:
     # Every change of the run is behind it by now. A failure to release must not fail the publish (a retry
-    # would publish twice): the lease expires on its own.
+    # would publish twice): the ReleaseRunLock function releases it when the execution ends.
     try:
         wiring.run_lock().release(execution_arn)
     except (BotoCoreError, ClientError) as error:
-        logger.warning("Run lock not released; it expires with its lease", extra={"error": str(error)})
+        logger.warning(
+            "Run lock not released here; released when the run ends", extra={"error": type(error).__name__}
+        )
 
 
-@traced
-@counts_retryable_failures
-@logger.inject_lambda_context(clear_state=True)
+@task(logger)
 def handler(event: dict, context: LambdaContext) -> dict:
-    whole = build_event(event, datetime.now(UTC), get_settings().default_dry_run)
-    audit_event = fit_for_sns(whole)
+    if not isinstance(event.get("ExecutionArn"), str) or not isinstance(event.get("StartedAt"), str):
+        raise MalformedTaskInput("PublishAudit task input: ExecutionArn and StartedAt: required strings")
+    settings = get_settings()
+    records = wiring.run_records()
+    report = build_report(
+        event, records, datetime.now(UTC), settings.default_dry_run, settings.secret_name_prefix
+    )
+    location = records.put_report(report_key(event["ExecutionArn"], event["StartedAt"]), report)
+    audit_event = build_event(report, location.to_wire())
     # Any run but a resolved dry run may hold the lease: one whose ResolveRun result was lost after it took
     # the lease too. Releasing a lease this execution does not hold changes nothing.
     if not (event.get("Run") or {}).get("DryRun"):
@@ -37,12 +47,18 @@ def handler(event: dict, context: LambdaContext) -> dict:
     message_id = wiring.audit_topic().publish(audit_event)
     # After the publish, and never failing the task: a failed task is retried, and would publish twice.
     try:
-        publish_run_metrics(whole)
-    except Exception:  # numbers are not worth a second audit event
-        logger.exception("Run metrics not emitted")
-    error, cause = execution_failure(audit_event)
+        publish_run_metrics(report)
+    except Exception as error:  # numbers are not worth a second audit event
+        logger.error("Run metrics not emitted", extra={"error": type(error).__name__})
+    summary = execution_summary(audit_event, message_id)
+    error, cause = execution_failure(summary, audit_event["Error"])
     logger.info(
         "Audit event published",
-        extra={"outcome": audit_event["Outcome"], "message_id": message_id, "error": error},
+        extra={
+            "outcome": audit_event["Outcome"],
+            "message_id": message_id,
+            "report": location.key,
+            "error": error,
+        },
     )
-    return {"Event": audit_event, "Outcome": audit_event["Outcome"], "Error": error, "Cause": cause}
+    return {"Outcome": audit_event["Outcome"], "Error": error, "Cause": cause, "Summary": summary}

@@ -11,17 +11,14 @@ from credential_rotation.config import get_settings
 from credential_rotation.errors import InvalidInput, RunInProgress, TooManyVoiceConnectors
 from credential_rotation.models import ResolveRunRequest
 from credential_rotation.run_input import refusal_context, resolve_run
-from credential_rotation.run_metrics import counts_retryable_failures
-from credential_rotation.tracing import traced
+from credential_rotation.task import task
 
 logger = Logger()
 # What refuses a run before anything is listed; any other error fails the task (and is retried or caught).
 REFUSALS = (InvalidInput, TooManyVoiceConnectors, RunInProgress)
 
 
-@traced
-@counts_retryable_failures
-@logger.inject_lambda_context(clear_state=True)
+@task(logger)
 def handler(event: dict, context: LambdaContext) -> dict:
     request = ResolveRunRequest.parse(event)
     settings = get_settings()

@@ -1,0 +1,28 @@
+"""ReleaseRunLock: when an execution of the state machine ends, whatever its status, give back the run lock
+if that execution still holds it.
+
+PublishAudit releases the lock on every path that reaches it. This function, started by an EventBridge
+rule on the execution's status change, covers the ends that never reach it: TIMED_OUT, ABORTED, and a
+run that failed before or inside PublishAudit. Without it the lease would block every applying run for up
+to 70 minutes.
+"""
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from credential_rotation import wiring
+from credential_rotation.models import ExecutionEnded
+from credential_rotation.task import task
+
+logger = Logger()
+
+
+@task(logger)
+def handler(event: dict, context: LambdaContext) -> dict:
+    ended = ExecutionEnded.parse(event)
+    released = wiring.run_lock().release(ended.detail.execution_arn)
+    logger.info(
+        "Execution ended",
+        extra={"status": ended.detail.status, "execution": ended.detail.execution_arn, "released": released},
+    )
+    return {"Released": released}

@@ -1,0 +1,77 @@
+"""The S3 adapter for a run's records: each connector's plan and outcome, and the run's full report.
+
+Step Functions caps a run's state at 256 KiB and cannot catch the error that exceeding it raises, so no
+list of usernames travels in the state. A task stores what it decided or did here and hands on only a
+``RecordRef``: the object's key and the SHA-256 of its bytes. The state machine carries the digest, so a
+task that reads a record back checks that it is the one its predecessor wrote; a record changed in the
+bucket meanwhile is refused with ``RunRecordMismatch`` and nothing is deleted on its strength.
+
+S3 rather than the ledger table: a plan of thousands of long usernames outgrows DynamoDB's 400 KB item,
+S3 reads back what was written (strong read-after-write consistency), and the run's full report belongs
+in the same bucket, under S3 Object Lock, with every record of the run beside it.
+"""
+
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any
+
+from credential_rotation.errors import RunRecordMismatch
+from credential_rotation.models import RecordRef, ReportLocation
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+def execution_name(execution_arn: str) -> str:
+    """The last part of an execution ARN: unique per state machine, and safe in an S3 key."""
+    return execution_arn.rsplit(":", 1)[-1]
+
+
+def plan_key(execution_arn: str, voice_connector_id: str) -> str:
+    return f"runs/{execution_name(execution_arn)}/plans/{voice_connector_id}.json"
+
+
+def outcome_key(execution_arn: str, voice_connector_id: str) -> str:
+    return f"runs/{execution_name(execution_arn)}/outcomes/{voice_connector_id}.json"
+
+
+def report_key(execution_arn: str, started_at: str) -> str:
+    # Dated folders, so that a person finds a night's report by its date.
+    day = started_at[:10].replace("-", "/")
+    return f"reports/{day}/{execution_name(execution_arn)}.json"
+
+
+def encode(document: "Mapping[str, Any]") -> bytes:
+    # ensure_ascii keeps any username (even one that is not valid UTF-8 text) representable.
+    return json.dumps(document, separators=(",", ":"), sort_keys=True).encode("ascii")
+
+
+class RunRecords:
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._client = client
+        self._bucket = bucket
+
+    def put(self, key: str, document: "Mapping[str, Any]") -> RecordRef:
+        body = encode(document)
+        self._client.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="application/json")
+        return RecordRef(key=key, sha256=hashlib.sha256(body).hexdigest())
+
+    def get(self, ref: RecordRef) -> dict[str, Any]:
+        body = self._client.get_object(Bucket=self._bucket, Key=ref.key)["Body"].read()
+        if hashlib.sha256(body).hexdigest() != ref.sha256:
+            raise RunRecordMismatch(
+                f"the run record {ref.key} in the audit bucket is not the one this run wrote (its SHA-256 "
+                "differs): it was changed after it was written, and nothing is done on its strength"
+            )
+        document = json.loads(body)
+        if not isinstance(document, dict):
+            raise RunRecordMismatch(f"the run record {ref.key} is not a JSON object")
+        return document
+
+    def put_report(self, key: str, document: "Mapping[str, Any]") -> ReportLocation:
+        """The run's full report. The bucket's default Object Lock retention (governance mode) applies to
+        it, so this version can be neither deleted nor overwritten in place until the retention ends."""
+        response = self._client.put_object(
+            Bucket=self._bucket, Key=key, Body=encode(document), ContentType="application/json"
+        )
+        return ReportLocation(bucket=self._bucket, key=key, version_id=response.get("VersionId"))
