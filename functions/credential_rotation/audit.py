@@ -12,11 +12,11 @@ back here against the digests the state carried. Missing parts mean "did not hap
 - The event names the report and holds what a person must see at once: per connector the counts, the
   stale, deleted and unconfirmed usernames, the successor issued and the error. It never drops a
   deleted username: the run limits (planning.enforce_run_limits) refuse, before anything is deleted, a
-  plan whose stale usernames it could not all name (``names_budget``).
+  plan whose largest possible event would not fit an SNS message (``largest_event_bytes``).
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from credential_rotation.errors import RunRecordMismatch
 from credential_rotation.models import OutcomeRecord, PlanRecord, RecordRef
+from credential_rotation.rotation_due import RotationReason
 from credential_rotation.run_input import refusal_context
 from credential_rotation.run_records import RunRecords
 
@@ -35,8 +36,9 @@ SUCCEEDED, PARTIAL, FAILED = "SUCCEEDED", "PARTIAL", "FAILED"
 MAX_CAUSE_CHARACTERS = 32_768
 # An error's cause as the report keeps it, and as the event does.
 MAX_REPORT_CAUSE_CHARACTERS = 2_000
-MAX_EVENT_CAUSE_CHARACTERS = 300
 MAX_ERROR_NAME_CHARACTERS = 100
+MAX_EVENT_CAUSE_CHARACTERS = 200
+MAX_EVENT_ERROR_NAME_CHARACTERS = 64
 # SNS takes a message of up to 256 KiB, subject and attributes included: this leaves them 16 KiB.
 MAX_MESSAGE_BYTES = 240 * 1024
 DELETE_STEP = "DeleteCredentials"
@@ -165,14 +167,33 @@ def build_report(
 
 # What the event leaves to the report.
 REPORT_ONLY = ("Reasons", "Skipped", "Unmanaged", "LedgerProblems", "LedgerUpdated")
+# The successor as the event names it (the report adds its SecretArn).
+ISSUED_IN_EVENT = ("Username", "VersionId", "IssuedAt", "Promoted")
+
+
+def _plain(text: str, limit: int) -> str:
+    """Printable ASCII without quotes or backslashes, cut to ``limit``: JSON then adds no escapes, so the
+    text costs at most ``limit`` bytes in the event whatever an error message held."""
+    kept = (character if " " <= character <= "~" and character not in '"\\' else "?" for character in text)
+    return "".join(kept)[:limit]
+
+
+def _event_error(error: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not error:
+        return None
+    return dict(error) | {
+        "Error": _plain(error["Error"], MAX_EVENT_ERROR_NAME_CHARACTERS),
+        "Cause": _plain(error["Cause"], MAX_EVENT_CAUSE_CHARACTERS),
+    }
 
 
 def _event_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     event_entry = {key: value for key, value in entry.items() if key not in REPORT_ONLY}
     event_entry["LedgerProblems"] = len(entry["LedgerProblems"])
-    if entry["Error"]:
-        event_entry["Error"] = entry["Error"] | {
-            "Cause": entry["Error"]["Cause"][:MAX_EVENT_CAUSE_CHARACTERS]
+    event_entry["Error"] = _event_error(entry["Error"])
+    if entry["Issued"]:
+        event_entry["Issued"] = {
+            key: entry["Issued"][key] for key in ISSUED_IN_EVENT if key in entry["Issued"]
         }
     return event_entry
 
@@ -184,14 +205,15 @@ def message_bytes(document: Any) -> int:
 def build_event(report: Mapping[str, Any], location: Mapping[str, Any] | None) -> dict[str, Any]:
     """The event as it is published: the report's essentials and where the report is.
 
-    Whole, it fits an SNS message by construction (the run limits). Only a run refused at its audit
-    limit can hold more stale usernames than fit: that run deleted nothing, and its event leaves out the
-    stale lists (StaleOmitted), which the report keeps.
+    Whole, it fits an SNS message by construction: the run limits refuse, before anything is deleted, a
+    plan whose largest possible event would not fit (``largest_event_bytes``). So only a run refused at
+    its limits can hold more stale usernames than fit: that run deleted nothing, and its event leaves
+    out the stale lists (StaleOmitted), which the report keeps.
     """
     event = {key: value for key, value in report.items() if key not in ("VoiceConnectors", "Error")} | {
         "Report": dict(location) if location else None,
         "VoiceConnectors": [_event_entry(entry) for entry in report["VoiceConnectors"]],
-        "Error": report["Error"],
+        "Error": _event_error(report["Error"]),
     }
     if message_bytes(event) <= MAX_MESSAGE_BYTES:
         return event
@@ -199,23 +221,74 @@ def build_event(report: Mapping[str, Any], location: Mapping[str, Any] | None) -
     return event | {"VoiceConnectors": connectors}
 
 
-def names_budget(connectors: int, protected_patterns: int) -> int:
-    """The bytes one audit event can spend naming stale usernames, once everything else it may hold is
-    counted at its largest: the run's fields, and for each connector its counts, successor and error."""
-    return (
-        MAX_MESSAGE_BYTES
-        - RUN_OVERHEAD_BYTES
-        - protected_patterns * PATTERN_BYTES
-        - (connectors * CONNECTOR_OVERHEAD_BYTES)
-    )
+# Each field of the event at its largest, for the bound below. An ARN of the longest partition and
+# Region; a state machine and an execution name of 80 characters each (Step Functions' limit).
+_LONGEST_EXECUTION_ARN = (
+    "arn:aws-iso-b:states:ap-southeast-2:123456789012:execution:" + "s" * 80 + ":" + "e" * 80
+)
+_LONGEST_ISSUED = {
+    # successor.py: a prefix of at most 32 characters, the date, a dash and 8 characters.
+    "Username": "u" * 32 + "20260105-abcd1234",
+    "VersionId": "00000000-0000-0000-0000-000000000000",
+    "IssuedAt": "2026-01-05T03:00:00.123456+00:00",
+    "Promoted": False,
+}
+_LONGEST_ERROR = {
+    "Error": "E" * MAX_EVENT_ERROR_NAME_CHARACTERS,
+    "Cause": "C" * MAX_EVENT_CAUSE_CHARACTERS,
+    "Step": "DeleteCredentials",
+}
+_LONGEST_REPORT = {
+    "Bucket": "b" * 63,
+    # run_records.report_key: reports/YYYY/MM/DD/<execution name>.json
+    "Key": "reports/2026/01/05/" + "e" * 80 + ".json",
+    "VersionId": "v" * 64,
+}
+_LONGEST_ROTATION = {"Due": False, "Reason": max((reason.value for reason in RotationReason), key=len)}
 
 
-# The largest the parts of an event other than the stale names can be, measured on entries built with
-# every field at its limit (tests/unit/test_audit_size.py holds these to what build_event makes).
-RUN_OVERHEAD_BYTES = 4_096
-# A protected pattern in Policy: at most 128 characters, each escaped to at most 6 bytes, quoted, a comma.
-PATTERN_BYTES = 128 * 6 + 3
-CONNECTOR_OVERHEAD_BYTES = 1_536
+def largest_event_bytes(plans: Iterable[Mapping[str, Any]], policy: Mapping[str, Any]) -> int:
+    """The most bytes the audit event of a run with these plans can take, whatever happens next.
+
+    Built by ``build_event`` itself from entries at their largest: what the plans fix (their counts,
+    their rotation, a planning error) as it is, what is still to happen at its largest (a successor
+    where one is due, an error on every connector still to be applied, the longest run error), and the
+    stale usernames twice (a deleted one is in Stale and in Deleted; an unconfirmed one is in Stale and
+    Unconfirmed, and a connector has Deleted or Unconfirmed, never both).
+    """
+    entries = []
+    names = 0
+    for plan in plans:
+        planning_error = error_entry(plan.get("Error"), plan.get("Step"))
+        entries.append(
+            {
+                "VoiceConnectorId": plan["VoiceConnectorId"],
+                "Current": _LONGEST_ISSUED["Username"],
+                "Counts": dict(plan.get("Counts") or {}),
+                "Stale": [],
+                "Deleted": [],
+                "Unconfirmed": [],
+                "Rotation": plan.get("Rotation") or _LONGEST_ROTATION,
+                "Issued": _LONGEST_ISSUED if (plan.get("Rotation") or {}).get("Due") else None,
+                "Error": planning_error or _LONGEST_ERROR,
+                "LedgerProblems": [None] * int(plan.get("LedgerProblems", 0)),
+                "StaleOmitted": False,
+            }
+        )
+        names += 2 * int(plan.get("StaleBytes", 0))
+    report = {
+        "SchemaVersion": SCHEMA_VERSION,
+        "ExecutionArn": _LONGEST_EXECUTION_ARN,
+        "Trigger": "schedule",
+        "DryRun": False,
+        "Outcome": "SUCCEEDED",
+        "StartedAt": _LONGEST_ISSUED["IssuedAt"],
+        "FinishedAt": _LONGEST_ISSUED["IssuedAt"],
+        "Policy": dict(policy),
+        "VoiceConnectors": entries,
+        "Error": {"Error": _LONGEST_ERROR["Error"], "Cause": _LONGEST_ERROR["Cause"]},
+    }
+    return message_bytes(build_event(report, _LONGEST_REPORT)) + names
 
 
 def execution_summary(event: Mapping[str, Any], message_id: str | None) -> dict[str, Any]:
@@ -231,7 +304,7 @@ def execution_summary(event: Mapping[str, Any], message_id: str | None) -> dict[
     ]
     totals = {
         "VoiceConnectors": len(event["VoiceConnectors"]),
-        "Stale": sum(len(entry["Stale"]) for entry in event["VoiceConnectors"]),
+        "Stale": sum(entry["Counts"].get("stale", 0) for entry in event["VoiceConnectors"]),
         "Deleted": sum(len(entry["Deleted"]) for entry in event["VoiceConnectors"]),
         "Unconfirmed": sum(len(entry["Unconfirmed"]) for entry in event["VoiceConnectors"]),
         "Issued": sum(1 for entry in event["VoiceConnectors"] if entry["Issued"]),

@@ -164,8 +164,8 @@ class DeletionLimitRequest(WireModel):
     # Plan summaries, and for a connector whose planning failed its error (no StaleCount).
     plans: tuple[dict[str, Any], ...]
     max_deletions: int
-    # How many ProtectedUsernames patterns the run's policy holds: the audit event repeats them.
-    protected_patterns: int = Field(ge=0)
+    # The run's policy as the audit event repeats it, for the size of that event.
+    policy: dict[str, Any]
 
 
 class DeletionRequest(ConnectorTask):

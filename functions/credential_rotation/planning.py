@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from credential_rotation.audit import MAX_MESSAGE_BYTES
 from credential_rotation.chime import VoiceConnectorCredentials
 from credential_rotation.current_credential import current_username
 from credential_rotation.errors import AuditLimitExceeded, DeletionLimitExceeded
@@ -28,9 +29,6 @@ from credential_rotation.rotation_due import decide
 from credential_rotation.run_records import RunRecords, plan_key
 from credential_rotation.secret_store import ConnectorSecrets
 from credential_rotation.unmanaged import sort_listing
-
-# What one audit event may spend on naming stale usernames (see audit.py for the whole budget).
-NAMES_PER_STALE_USERNAME = 2  # a stale username can appear in both Stale and Deleted (or Unconfirmed)
 
 
 def plan_connector(
@@ -93,23 +91,22 @@ def plan_connector(
     )
 
 
-def enforce_run_limits(plans: Iterable[Mapping[str, Any]], max_deletions: int, audit_budget: int) -> int:
-    """Refuse the run when its plans together exceed MaxDeletions, or name more stale usernames than its
-    audit event can carry; return the planned count otherwise.
+def enforce_run_limits(plans: Iterable[Mapping[str, Any]], max_deletions: int, largest_event: int) -> int:
+    """Refuse the run when its plans together exceed MaxDeletions, or when its audit event could outgrow an
+    SNS message (``largest_event`` is audit.largest_event_bytes of these plans); return the planned count.
 
     A connector whose planning failed carries no StaleCount and adds nothing.
     """
-    plans = list(plans)
     planned = sum(int(plan.get("StaleCount", 0)) for plan in plans)
     if planned > max_deletions:
         raise DeletionLimitExceeded(
             f"the plan deletes {planned} usernames and MaxDeletions is {max_deletions}: nothing was deleted"
         )
-    names = sum(int(plan.get("StaleBytes", 0)) for plan in plans) * NAMES_PER_STALE_USERNAME
-    if names > audit_budget:
+    if largest_event > MAX_MESSAGE_BYTES:
         raise AuditLimitExceeded(
-            f"the plan's {planned} stale usernames take {names} bytes to name in the audit event, which has "
-            f"room for {audit_budget}: a run that deleted them could not name every deletion, so nothing "
-            "was deleted. Run fewer voice connectors at a time (VoiceConnectorIds), or delete by hand"
+            f"the plan's {planned} stale usernames could make an audit event of {largest_event} bytes, and "
+            f"an SNS message holds {MAX_MESSAGE_BYTES}: a run that deleted them could not name every "
+            "deletion, so nothing was deleted. Run fewer voice connectors at a time (VoiceConnectorIds), or "
+            "delete by hand"
         )
     return planned

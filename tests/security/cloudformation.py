@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ class Deployment:
 
     label: str
     template: dict[str, Any]
+    conditions: Mapping[str, bool] = field(default_factory=dict)
 
 
 def parameter_variants(template: Mapping[str, Any]) -> dict[str, dict[str, str]]:
@@ -110,23 +111,53 @@ def resolve_conditions(node: Any, truth: Mapping[str, bool]) -> Any:
     return {key: value for key, value in resolved.items() if value is not _DROP}
 
 
+def nonempty_parameter(template: Mapping[str, Any], condition: str, value: bool) -> str | None:
+    """The parameter that ``condition`` having ``value`` proves non-empty, if it proves one:
+    ``!Not [!Equals [!Ref P, ""]]`` true, or ``!Equals [!Ref P, ""]`` false."""
+    definition = template.get("Conditions", {}).get(condition)
+    if isinstance(definition, Mapping) and set(definition) == {"Fn::Not"}:
+        (definition,) = definition["Fn::Not"]
+        value = not value
+    if value or not isinstance(definition, Mapping) or set(definition) != {"Fn::Equals"}:
+        return None
+    others = [operand for operand in definition["Fn::Equals"] if operand != ""]
+    if len(others) != 1 or not isinstance(others[0], Mapping) or set(others[0]) != {"Ref"}:
+        return None
+    name = others[0]["Ref"]
+    return name if name in template.get("Parameters", {}) else None
+
+
+def narrowed(template: dict[str, Any], truth: Mapping[str, bool]) -> dict[str, Any]:
+    """``template`` with each parameter that the conditions' truth proves non-empty marked so (MinLength 1,
+    the constraint CloudFormation itself would check), as the deployment's parameter values are: where
+    HasSecretNamePrefix holds, SecretNamePrefix is not empty. Returns a copy; ``template`` is unchanged."""
+    template = copy.deepcopy(template)
+    for condition, value in truth.items():
+        name = nonempty_parameter(template, condition, value)
+        if name is not None:
+            spec = template["Parameters"][name]
+            spec["MinLength"] = max(int(spec.get("MinLength", 0)), 1)
+    return template
+
+
 def deployments(transformed: Mapping[str, dict[str, Any]]) -> list[Deployment]:
     """Every variant under every assignment of its conditions (a superset of the consistent ones).
 
-    A resource whose Condition is false is left out, as CloudFormation leaves it out."""
+    A resource whose Condition is false is left out, as CloudFormation leaves it out; a parameter that a
+    condition's truth proves non-empty is marked so (``narrowed``)."""
     found = []
     for variant, template in transformed.items():
         names = sorted(used_conditions(template.get("Resources", {})) | set(template.get("Conditions", {})))
         for values in itertools.product([True, False], repeat=len(names)):
             truth = dict(zip(names, values, strict=True))
-            resolved = resolve_conditions(copy.deepcopy(template), truth)
+            resolved = resolve_conditions(narrowed(template, truth), truth)
             resolved["Resources"] = {
                 logical_id: resource
                 for logical_id, resource in resolved["Resources"].items()
                 if truth.get(resource.get("Condition"), True)
             }
             label = ", ".join(f"{name}={value}" for name, value in truth.items())
-            found.append(Deployment(f"{variant}: {label}", resolved))
+            found.append(Deployment(f"{variant}: {label}", resolved, truth))
     return found
 
 

@@ -4,19 +4,28 @@ and managed policies SAM adds included), in every combination of the template's 
 Every Allow statement of every identity policy must name its actions one by one (no ``*`` anywhere in an
 action) and reach only resources of this stack: a Ref or GetAtt of one of its resources, a stack
 parameter that cannot hold a wildcard, or an ARN built with Fn::Sub in this partition, region and account
-whose resource part starts with one of those. What AWS does not let us scope is listed in ALLOWED_UNSCOPED,
-exactly: the statement's actions must be a subset of an entry's and its resource equal to the entry's.
+whose resource part starts with one of those or with the stack's own name. What AWS does not let us scope
+is listed in ALLOWED_UNSCOPED, exactly: the statement's actions must be a subset of an entry's and its
+resource equal to the entry's.
+
+Beyond scope, some grants belong to one role only: each function writes logs to its own log group and
+nowhere else, X-Ray only when it traces, and only the issuing function reads or writes a credential's
+secret value. Resource policies let a service act only for this stack's own resources, named exactly.
 """
 
 import copy
+import itertools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from tests.security.cloudformation import as_list, describe, resources_of_type
+from sandbox.session import Sandbox
+from sandbox.stack import ACCOUNT_ID, REGION
+from sandbox.template import load_template
+from tests.security.cloudformation import NO_VALUE, as_list, describe, narrowed, resources_of_type
 
 ACCOUNT_ROOT = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
 VOICE_CONNECTORS_OF_THIS_ACCOUNT = {
@@ -81,15 +90,10 @@ ALLOWED_UNSCOPED = (
     ),
 )
 
-# AWS managed policies a role may carry: the ones SAM attaches by itself, and nothing else.
-ALLOWED_MANAGED_POLICIES = {
-    # SAM gives every function role this one: logs:CreateLogGroup, CreateLogStream and PutLogEvents.
-    "service-role/AWSLambdaBasicExecutionRole": "the Lambda runtime's own logging, attached by SAM",
-    # SAM adds it to a function role when Tracing is not Disabled (here !If [TracingEnabled, Active,
-    # PassThrough], so always), and to a state machine role when Tracing.Enabled is literally true.
-    "AWSXrayWriteOnlyAccess": "X-Ray write APIs, which support no resource-level permission",
-    "AWSXRayDaemonWriteAccess": "the same, under its name in the China and GovCloud partitions",
-}
+# No role carries a managed policy. The function roles are written in the template with inline policies
+# (a role SAM generates gets AWSLambdaBasicExecutionRole, logs to every log group, and AWSXrayWriteOnlyAccess
+# whatever Tracing says), and the roles SAM still generates, the state machine's and the schedule's, get
+# none as long as the state machine's Tracing.Enabled is not literally true.
 
 # A parameter that scopes a permission must not be able to hold a wildcard, nor be empty (an empty
 # secret name prefix would turn secret:${SecretNamePrefix}* into every secret of the account).
@@ -100,20 +104,45 @@ PSEUDO_TOKENS = {
     "${AWS::AccountId}": "<account>",
 }
 REFERENCE = re.compile(r"\$\{([^}!]+)\}")
-CONFUSED_DEPUTY_KEYS = {"aws:sourcearn", "aws:sourceaccount", "aws:sourceorgid", "kms:viaservice"}
+# A stack's name holds letters, digits and hyphens only: the first other character ends it, so that a
+# wildcard after it cannot reach the resources of a stack whose name merely starts with this one's. A
+# wildcard (* or ?) or another ${reference} right after it ends nothing.
+STACK_NAME_ENDS = re.compile(r"[^A-Za-z0-9*?$-]")
+# ${Resource.Arn}/... : objects or sub-resources inside one of this stack's resources (the audit bucket).
+INSIDE_RESOURCE = re.compile(r"\$\{([A-Za-z0-9]+)\.Arn\}/.*")
+
+FUNCTION_TYPES = ("AWS::Lambda::Function", "AWS::Serverless::Function")
+LOG_STREAM_ACTIONS = frozenset({"logs:CreateLogStream", "logs:PutLogEvents"})
+# Only this function's role may read or write a credential's secret value; the others learn which
+# credential is AWSCURRENT from the stages (DescribeSecret) and the ledger.
+SECRET_VALUE_READER = "IssueSuccessorFunction"
+SECRET_METADATA_ACTIONS = frozenset({"secretsmanager:DescribeSecret"})
+# Keys the fingerprints of usernames in the logs: readable by the functions that log usernames.
+FINGERPRINT_KEY = {"Ref": "FingerprintKey"}
 
 
 def statements(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     return as_list(document.get("Statement", []))
 
 
+def branches(entry: Any) -> list[Any]:
+    """A policy list entry as some deployment sees it: both branches of an Fn::If, AWS::NoValue dropped (for
+    the template as written; in a deployment the conditions are resolved already)."""
+    if isinstance(entry, Mapping) and set(entry) == {"Fn::If"}:
+        _, when_true, when_false = entry["Fn::If"]
+        return branches(when_true) + branches(when_false)
+    return [] if entry == NO_VALUE else [entry]
+
+
 def identity_policies(template: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(where, policy document) for every identity policy the template creates."""
+    """(where, policy document) for every identity policy the template creates; ``where`` starts with the
+    logical id of the role, user or group whose inline policy it is."""
     for logical_id, resource in template["Resources"].items():
         properties = resource.get("Properties", {})
         if resource["Type"] in ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group"):
-            for policy in properties.get("Policies", []):
-                yield f"{logical_id}/{policy.get('PolicyName')}", policy["PolicyDocument"]
+            for entry in properties.get("Policies", []):
+                for policy in branches(entry):
+                    yield f"{logical_id}/{policy.get('PolicyName')}", policy["PolicyDocument"]
         elif resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy"):
             yield logical_id, properties["PolicyDocument"]
 
@@ -122,33 +151,85 @@ def is_wildcard(action: Any) -> bool:
     return not isinstance(action, str) or "*" in action
 
 
+def allowed_actions(statement: Mapping[str, Any], service: str) -> set[str]:
+    """The actions of ``service`` that an Allow statement names (wildcards are found elsewhere)."""
+    if statement.get("Effect") != "Allow":
+        return set()
+    return {
+        action
+        for action in as_list(statement.get("Action", []))
+        if isinstance(action, str) and action.lower().startswith(f"{service}:")
+    }
+
+
 def parameter_is_specific(template: Mapping[str, Any], name: str, whole: bool = True) -> bool:
     """Whether the parameter can only name specific resources: its AllowedValues or AllowedPattern admit no
-    wildcard, and, inside a longer ARN (``whole`` false), no empty value either."""
+    wildcard, and, inside a longer ARN (``whole`` false), no empty value either, unless a MinLength (set by
+    a deployment whose conditions prove the parameter non-empty) rules the empty value out."""
     spec = template.get("Parameters", {}).get(name)
     if spec is None:
         return False
-    probes = WILDCARD_PROBES if whole else ("", *WILDCARD_PROBES)
+    may_be_empty = not whole and int(spec.get("MinLength", 0)) < 1
+    probes = ("", *WILDCARD_PROBES) if may_be_empty else WILDCARD_PROBES
     if "AllowedValues" in spec:
         return not any(str(value) in probes or "*" in str(value) for value in spec["AllowedValues"])
     pattern = spec.get("AllowedPattern")
     return pattern is not None and not any(re.fullmatch(pattern, probe) for probe in probes)
 
 
-def names_stack_resource(template: Mapping[str, Any], value: Any) -> bool:
+def is_stack_resource(template: Mapping[str, Any], value: Any) -> bool:
+    """A Ref or GetAtt of one of this template's resources (not of a parameter)."""
     if not isinstance(value, Mapping) or len(value) != 1:
         return False
     ((function, argument),) = value.items()
     if function == "Ref":
-        return argument in template["Resources"] or parameter_is_specific(template, argument)
+        return argument in template["Resources"]
     if function == "Fn::GetAtt":
         target = argument[0] if isinstance(argument, list) else str(argument).split(".")[0]
         return target in template["Resources"]
     return False
 
 
-def sub_is_scoped(template: Mapping[str, Any], argument: Any) -> str | None:
-    text, variables = (argument, {}) if isinstance(argument, str) else argument
+def names_stack_resource(template: Mapping[str, Any], value: Any) -> bool:
+    if is_stack_resource(template, value):
+        return True
+    if isinstance(value, Mapping) and set(value) == {"Ref"}:
+        return parameter_is_specific(template, value["Ref"])
+    return False
+
+
+def variable_texts(value: Any) -> list[tuple[dict[str, bool], str]] | None:
+    """A Fn::Sub variable's value written as Sub text, once per way its Fn::Ifs can go (with the conditions
+    that way takes); None when it is an expression whose text cannot be written down."""
+    if isinstance(value, str):
+        return [({}, value)]
+    if not isinstance(value, Mapping) or len(value) != 1:
+        return None
+    ((function, argument),) = value.items()
+    if function == "Ref" and isinstance(argument, str):
+        return [({}, f"${{{argument}}}")]
+    if function == "Fn::GetAtt":
+        target, attribute = argument if isinstance(argument, list) else str(argument).split(".", 1)
+        return [({}, f"${{{target}.{attribute}}}")]
+    if function == "Fn::Sub" and isinstance(argument, str):
+        return [({}, argument)]
+    if function == "Fn::If":
+        condition, when_true, when_false = argument
+        found = []
+        for value_of_condition, branch in ((True, when_true), (False, when_false)):
+            texts = variable_texts(branch)
+            if texts is None:
+                return None
+            found += [({condition: value_of_condition} | truth, text) for truth, text in texts]
+        return found
+    return None
+
+
+def arn_text_is_scoped(template: Mapping[str, Any], text: str) -> str | None:
+    """None when the Sub text (variables written in) names resources of this stack only; otherwise why not."""
+    inside = INSIDE_RESOURCE.fullmatch(text)
+    if inside:
+        return None if inside.group(1) in template["Resources"] else "inside a resource of another stack"
     # The pseudo parameters hold colons of their own: read the ARN's fields around them.
     for pseudo, token in PSEUDO_TOKENS.items():
         text = text.replace(pseudo, token)
@@ -162,15 +243,42 @@ def sub_is_scoped(template: Mapping[str, Any], argument: Any) -> str | None:
         return "not in this stack's region and account"
     resource_part = parts[5]
     for match in REFERENCE.finditer(resource_part):
+        if "*" in resource_part[: match.start()]:
+            break
         name = match.group(1)
-        scoped = (
-            name.split(".")[0] in template["Resources"]
-            or parameter_is_specific(template, name, whole=False)
-            or names_stack_resource(template, variables.get(name))
-        )
-        if scoped and "*" not in resource_part[: match.start()]:
+        if name == "AWS::StackName":
+            rest = resource_part[match.end() :]
+            if "*" not in rest or STACK_NAME_ENDS.match(rest):
+                return None
+        elif name.split(".")[0] in template["Resources"] or parameter_is_specific(
+            template, name, whole=False
+        ):
             return None
     return "names no resource of this stack"
+
+
+def sub_is_scoped(template: Mapping[str, Any], argument: Any) -> str | None:
+    """A Fn::Sub is scoped when its text, with every variable written in, is, for every way the variables'
+    Fn::Ifs can go: ``!Sub [...secret:${Prefix}*, {Prefix: !If [HasSecretNamePrefix, !Ref SecretNamePrefix,
+    !Sub chime-voice-connector/${AWS::StackName}/]}]`` is scoped because both branches are, the parameter
+    where the condition proves it non-empty and the stack's own name where it is empty."""
+    text, variables = (argument, {}) if isinstance(argument, str) else argument
+    choices = []
+    for name, value in variables.items():
+        texts = variable_texts(value)
+        if texts is None:
+            return f"the Sub variable {name} is an expression whose scope cannot be proven"
+        choices.append([(name, truth, written) for truth, written in texts])
+    for combination in itertools.product(*choices):
+        truth: dict[str, bool] = {}
+        written = text
+        for name, conditions, value in combination:
+            truth |= conditions
+            written = written.replace(f"${{{name}}}", value)
+        reason = arn_text_is_scoped(narrowed(template, truth) if truth else template, written)
+        if reason:
+            return reason
+    return None
 
 
 def unscoped_reason(template: Mapping[str, Any], resource: Any) -> str | None:
@@ -228,12 +336,11 @@ def managed_policy_findings(template: Mapping[str, Any]) -> list[str]:
     for kind in ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group"):
         for logical_id, properties in resources_of_type(template, kind):
             for arn in properties.get("ManagedPolicyArns", []):
-                if names_stack_resource(template, arn):
+                if is_stack_resource(template, arn):
                     continue  # a customer managed policy of this template: its statements are checked
-                text = arn.get("Fn::Sub", "") if isinstance(arn, Mapping) else str(arn)
-                name = re.sub(r"^arn:[^:]+:iam::aws:policy/", "", text)
-                if name == text or name not in ALLOWED_MANAGED_POLICIES:
-                    findings.append(f"{logical_id}: managed policy {describe(arn)} is not allowed")
+                findings.append(
+                    f"{logical_id}: managed policy {describe(arn)}; grant inline, scoped, instead"
+                )
     return findings
 
 
@@ -244,6 +351,42 @@ def trust_findings(template: Mapping[str, Any]) -> list[str]:
             principal = statement.get("Principal")
             if not isinstance(principal, Mapping) or set(principal) != {"Service"}:
                 findings.append(f"{logical_id}: trusts {describe(principal)}, not an AWS service")
+    return findings
+
+
+def source_arn_is_this_stacks(template: Mapping[str, Any], value: Any) -> bool:
+    """One of this stack's resources, exactly: a Ref or GetAtt, or an ARN built from the stack's name
+    without a wildcard (the alerts key names the rule and alarms before they exist)."""
+    if is_stack_resource(template, value):
+        return True
+    if not isinstance(value, Mapping) or set(value) != {"Fn::Sub"} or not isinstance(value["Fn::Sub"], str):
+        return False
+    text = value["Fn::Sub"]
+    return "*" not in text and "${AWS::StackName}" in text and arn_text_is_scoped(template, text) is None
+
+
+def service_principal_findings(
+    template: Mapping[str, Any], where: str, statement: Mapping[str, Any]
+) -> list[str]:
+    """A service acts for this stack's own resources only: aws:SourceArn, compared with ArnEquals (or
+    StringEquals), names each of them exactly; no ArnLike, no wildcard, no other stack's resource."""
+    findings = []
+    sources = [
+        (operator, values)
+        for operator, keys in statement.get("Condition", {}).items()
+        for key, values in keys.items()
+        if key.lower() == "aws:sourcearn"
+    ]
+    if not sources:
+        findings.append(f"{where}: a service principal without aws:SourceArn acts for anyone's resources")
+    for operator, values in sources:
+        if operator not in ("ArnEquals", "StringEquals"):
+            findings.append(f"{where}: aws:SourceArn compared with {operator}, not with ArnEquals")
+        for value in as_list(values):
+            if not source_arn_is_this_stacks(template, value):
+                findings.append(
+                    f"{where}: aws:SourceArn {describe(value)} is not one of this stack's resources"
+                )
     return findings
 
 
@@ -262,8 +405,8 @@ def key_policy_findings(template: Mapping[str, Any]) -> list[str]:
                 findings.append(f"{where}: wildcard action {actions} for {describe(principal)}, not the root")
             if not isinstance(principal, Mapping) or set(principal) != {"Service"}:
                 findings.append(f"{where}: principal {describe(principal)} is not an AWS service")
-            elif not condition_keys(statement) & CONFUSED_DEPUTY_KEYS:
-                findings.append(f"{where}: service principal without aws:SourceArn/SourceAccount condition")
+            else:
+                findings += service_principal_findings(template, where, statement)
     return findings
 
 
@@ -280,6 +423,136 @@ def resource_policy_findings(template: Mapping[str, Any]) -> list[str]:
                 principal = statement.get("Principal")
                 if principal in ("*", {"AWS": "*"}):
                     findings.append(f"{logical_id}: open to every principal")
+                elif isinstance(principal, Mapping) and "Service" in principal:
+                    where = f"{logical_id} {statement.get('Sid', '')}"
+                    findings += service_principal_findings(template, where, statement)
+    return findings
+
+
+def role_of(template: Mapping[str, Any], properties: Mapping[str, Any], key: str = "Role") -> str | None:
+    """The logical id of the template's role that a function (Role) or state machine (RoleArn) runs as."""
+    role = properties.get(key)
+    if not isinstance(role, Mapping) or set(role) != {"Fn::GetAtt"}:
+        return None
+    argument = role["Fn::GetAtt"]
+    target, attribute = argument if isinstance(argument, list) else str(argument).split(".", 1)
+    resource = template["Resources"].get(target, {})
+    return target if attribute == "Arn" and resource.get("Type") == "AWS::IAM::Role" else None
+
+
+def role_statements(template: Mapping[str, Any], role: str) -> list[dict[str, Any]]:
+    """Every statement of the role's inline policies, both branches of a conditional policy included."""
+    return [
+        statement
+        for entry in template["Resources"][role]["Properties"].get("Policies", [])
+        for policy in branches(entry)
+        for statement in statements(policy["PolicyDocument"])
+    ]
+
+
+def functions(template: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for resource_type in FUNCTION_TYPES:
+        yield from resources_of_type(template, resource_type)
+
+
+def function_log_findings(template: Mapping[str, Any]) -> list[str]:
+    """Each function writes its logs to a log group of its own, through its own role, and its role may
+    write to no other log group (nor create one): CreateLogStream and PutLogEvents on exactly the Arn of
+    the log group its LoggingConfig names. A managed policy on the role would add what this cannot see."""
+    findings = []
+    writers: dict[str, list[str]] = {}
+    for logical_id, properties in functions(template):
+        log_group = properties.get("LoggingConfig", {}).get("LogGroup")
+        group = log_group.get("Ref") if isinstance(log_group, Mapping) else None
+        if template["Resources"].get(group, {}).get("Type") != "AWS::Logs::LogGroup":
+            findings.append(f"{logical_id}: logs to {describe(log_group)}, not to a log group of this stack")
+            continue
+        writers.setdefault(group, []).append(logical_id)
+        role = role_of(template, properties)
+        if role is None:
+            findings.append(
+                f"{logical_id}: runs as {describe(properties.get('Role'))}, not a role of this template"
+            )
+            continue
+        own = {"Fn::GetAtt": [group, "Arn"]}
+        for arn in template["Resources"][role]["Properties"].get("ManagedPolicyArns", []):
+            findings.append(f"{role}: managed policy {describe(arn)} on {logical_id}'s role")
+        granted: set[str] = set()
+        for statement in role_statements(template, role):
+            logs = allowed_actions(statement, "logs")
+            if not logs:
+                continue
+            if logs - LOG_STREAM_ACTIONS:
+                findings.append(
+                    f"{role}: {sorted(logs - LOG_STREAM_ACTIONS)}; a function only writes log events"
+                )
+            others = [resource for resource in as_list(statement.get("Resource", [])) if resource != own]
+            if others:
+                findings.append(
+                    f"{role}: {sorted(logs)} on {describe(others)}, not {logical_id}'s log group {group}"
+                )
+            granted |= logs & LOG_STREAM_ACTIONS
+        if granted != LOG_STREAM_ACTIONS:
+            findings.append(
+                f"{role}: cannot write {logical_id}'s log group: {sorted(LOG_STREAM_ACTIONS - granted)}"
+            )
+    findings += [
+        f"{group}: shared by {sorted(names)}; each function has a log group of its own"
+        for group, names in writers.items()
+        if len(names) > 1
+    ]
+    return findings
+
+
+def traced_roles(template: Mapping[str, Any]) -> set[str]:
+    """The roles of the deployed functions and state machines that trace (Lambda Active, Step Functions
+    Enabled true), as CloudFormation would create them."""
+    roles = {
+        role_of(template, properties)
+        for logical_id, properties in resources_of_type(template, "AWS::Lambda::Function")
+        if properties.get("TracingConfig", {}).get("Mode") == "Active"
+    }
+    roles |= {
+        role_of(template, properties, "RoleArn")
+        for logical_id, properties in resources_of_type(template, "AWS::StepFunctions::StateMachine")
+        if properties.get("TracingConfiguration", {}).get("Enabled") is True
+    }
+    return roles - {None}
+
+
+def tracing_findings(template: Mapping[str, Any]) -> list[str]:
+    """X-Ray's write actions support no resource-level permission: a role gets them only when what runs
+    as it traces (Tracing Active), never as a standing grant."""
+    traced = traced_roles(template)
+    return [
+        f"{role}: {sorted(allowed_actions(statement, 'xray'))}, but nothing that runs as it traces"
+        for role, _ in resources_of_type(template, "AWS::IAM::Role")
+        if role not in traced
+        for statement in role_statements(template, role)
+        if allowed_actions(statement, "xray")
+    ]
+
+
+def secret_value_findings(template: Mapping[str, Any]) -> list[str]:
+    """Only the issuing function's role reads or writes secret values. Every other role may describe a
+    secret (stages and version ids, no value) and read the fingerprint key, and no role may write that."""
+    reader = role_of(template, template["Resources"].get(SECRET_VALUE_READER, {}).get("Properties", {}))
+    findings = []
+    for where, document in identity_policies(template):
+        owner = where.split("/")[0]
+        for statement in statements(document):
+            actions = allowed_actions(statement, "secretsmanager")
+            resources = as_list(statement.get("Resource", []))
+            if FINGERPRINT_KEY in resources and actions - {"secretsmanager:GetSecretValue"}:
+                findings.append(f"{where}: {sorted(actions)} on the fingerprint key, which is only read")
+            value_actions = actions - SECRET_METADATA_ACTIONS
+            if owner == reader or not value_actions:
+                continue
+            if value_actions != {"secretsmanager:GetSecretValue"} or resources != [FINGERPRINT_KEY]:
+                findings.append(
+                    f"{where}: {sorted(value_actions)} on {describe(resources)}; only "
+                    f"{SECRET_VALUE_READER}'s role reads or writes secret values (others the fingerprint key)"
+                )
     return findings
 
 
@@ -294,6 +567,9 @@ def findings(template: Mapping[str, Any]) -> list[str]:
     found += trust_findings(template)
     found += key_policy_findings(template)
     found += resource_policy_findings(template)
+    found += function_log_findings(template)
+    found += tracing_findings(template)
+    found += secret_value_findings(template)
     return found
 
 
@@ -306,41 +582,117 @@ def test_every_deployment_grants_least_privilege(every_deployment):
 
 
 def test_the_conditional_statements_are_checked_in_both_branches(every_deployment):
-    """The customer key's KMS statements exist in some deployments and not in others: both were walked."""
+    """The customer key's KMS statement, X-Ray's and the secret prefix parameter exist in some deployments
+    and not in others: both were walked."""
 
-    def kms_via_secrets_manager(template: Mapping[str, Any]) -> bool:
-        return any(
-            "kms:viaservice" in condition_keys(statement)
-            for _, document in identity_policies(template)
-            for statement in statements(document)
-        )
+    def grants(template: Mapping[str, Any]) -> dict[str, bool]:
+        every = [
+            statement for _, document in identity_policies(template) for statement in statements(document)
+        ]
+        return {
+            "customer key": any(
+                statement.get("Resource") == {"Ref": "SecretsKmsKeyArn"} for statement in every
+            ),
+            "x-ray": any(allowed_actions(statement, "xray") for statement in every),
+            "prefix parameter": any("SecretNamePrefix" in describe(statement) for statement in every),
+        }
 
-    assert {kms_via_secrets_manager(deployment.template) for deployment in every_deployment} == {True, False}
+    seen: dict[str, set[bool]] = {}
+    for deployment in every_deployment:
+        for name, present in grants(deployment.template).items():
+            seen.setdefault(name, set()).add(present)
+    assert seen == {name: {True, False} for name in seen}
 
 
-def test_sam_attaches_only_the_allowed_managed_policies(every_deployment):
+def test_no_role_carries_a_managed_policy(every_deployment):
     managed = {
-        str(arn).rsplit("policy/", 1)[-1]
+        (logical_id, describe(arn))
         for deployment in every_deployment
-        for _, properties in resources_of_type(deployment.template, "AWS::IAM::Role")
+        for logical_id, properties in resources_of_type(deployment.template, "AWS::IAM::Role")
         for arn in properties.get("ManagedPolicyArns", [])
     }
-    assert managed <= set(ALLOWED_MANAGED_POLICIES)
-    assert "service-role/AWSLambdaBasicExecutionRole" in managed
+    assert not managed
 
 
-def role_grants(template: Mapping[str, Any], role_arn: Any) -> tuple[set[str], set[str]]:
-    """The actions a role's inline policies name, and the names of its managed policies."""
+def test_every_function_writes_logs_to_its_own_log_group_only(every_deployment):
+    """In the template as written and as SAM deploys it, in every combination of conditions."""
+    template = load_template()
+    assert len(list(functions(template))) == 7
+    assert not function_log_findings(template)
+    problems: dict[str, str] = {}
+    for deployment in every_deployment:
+        assert len(list(resources_of_type(deployment.template, "AWS::Lambda::Function"))) == 7
+        for finding in function_log_findings(deployment.template):
+            problems.setdefault(finding, deployment.label)
+    assert not problems, "\n".join(f"{finding}  [{label}]" for finding, label in problems.items())
+
+
+def test_x_ray_is_granted_exactly_where_tracing_is_active(every_deployment):
+    """TracingEnabled holds exactly when the Tracing parameter is Active: then every function and the state
+    machine trace and their roles may write traces; otherwise no role of the stack may."""
+    seen = set()
+    for deployment in every_deployment:
+        template = deployment.template
+        tracing = deployment.conditions["TracingEnabled"]
+        seen.add(tracing)
+        runners = {role_of(template, properties) for _, properties in functions(template)}
+        runners |= {
+            role_of(template, properties, "RoleArn")
+            for _, properties in resources_of_type(template, "AWS::StepFunctions::StateMachine")
+        }
+        with_xray = {
+            role
+            for role, _ in resources_of_type(template, "AWS::IAM::Role")
+            if any(allowed_actions(statement, "xray") for statement in role_statements(template, role))
+        }
+        assert with_xray == (runners if tracing else set()), deployment.label
+        assert traced_roles(template) == with_xray, deployment.label
+        for role in with_xray:
+            granted = {a for s in role_statements(template, role) for a in allowed_actions(s, "xray")}
+            assert granted == XRAY_WRITE_ACTIONS, (role, deployment.label)
+    assert seen == {True, False}
+
+
+def test_only_the_issuing_function_reads_or_writes_credential_secrets(every_deployment):
+    value_actions = {
+        "secretsmanager:CreateSecret",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:UpdateSecretVersionStage",
+    }
+    for deployment in every_deployment:
+        template = deployment.template
+        assert not secret_value_findings(template), deployment.label
+        roles = {logical_id: role_of(template, properties) for logical_id, properties in functions(template)}
+        for function, role in roles.items():
+            on_credentials = {
+                action
+                for statement in role_statements(template, role)
+                if statement.get("Resource") != FINGERPRINT_KEY
+                for action in allowed_actions(statement, "secretsmanager")
+            }
+            if function == SECRET_VALUE_READER:
+                assert value_actions <= on_credentials, deployment.label
+            else:
+                assert on_credentials <= SECRET_METADATA_ACTIONS, (function, deployment.label)
+        readers = {
+            function
+            for function, role in roles.items()
+            for statement in role_statements(template, role)
+            if statement.get("Resource") == FINGERPRINT_KEY
+        }
+        # The functions that name usernames in their logs, by fingerprint.
+        assert readers == {"PlanConnectorFunction", "IssueSuccessorFunction"}, deployment.label
+
+
+def role_grants(template: Mapping[str, Any], role_arn: Any) -> set[str]:
+    """The actions a role's inline policies name."""
     (logical_id, _) = role_arn["Fn::GetAtt"]
-    properties = template["Resources"][logical_id]["Properties"]
-    actions = {
+    return {
         action
-        for policy in properties.get("Policies", [])
-        for statement in statements(policy["PolicyDocument"])
+        for statement in role_statements(template, logical_id)
         for action in as_list(statement.get("Action", []))
     }
-    managed = {str(arn).rsplit("policy/", 1)[-1] for arn in properties.get("ManagedPolicyArns", [])}
-    return actions, managed
 
 
 def test_the_state_machine_role_may_write_the_logs_and_traces_it_is_configured_for(every_deployment):
@@ -350,16 +702,116 @@ def test_the_state_machine_role_may_write_the_logs_and_traces_it_is_configured_f
     for deployment in every_deployment:
         template = deployment.template
         for logical_id, properties in resources_of_type(template, "AWS::StepFunctions::StateMachine"):
-            actions, managed = role_grants(template, properties["RoleArn"])
+            actions = role_grants(template, properties["RoleArn"])
             logging = properties.get("LoggingConfiguration", {})
             if logging.get("Destinations") and logging.get("Level", "OFF") != "OFF":
                 for action in sorted(LOG_DELIVERY_ACTIONS - actions):
                     missing.setdefault(f"{logical_id}: {action} (logging)", deployment.label)
-            traced = properties.get("TracingConfiguration", {}).get("Enabled") is True
-            if traced and not managed & {"AWSXrayWriteOnlyAccess", "AWSXRayDaemonWriteAccess"}:
+            if properties.get("TracingConfiguration", {}).get("Enabled") is True:
                 for action in sorted(XRAY_WRITE_ACTIONS - actions):
                     missing.setdefault(f"{logical_id}: {action} (tracing)", deployment.label)
     assert not missing, "\n".join(f"{problem}  [{label}]" for problem, label in missing.items())
+
+
+# The secrets' name prefix: a stack parameter, or by default one that holds the stack's name.
+
+PREFIX = {
+    "Fn::If": [
+        "HasSecretNamePrefix",
+        {"Ref": "SecretNamePrefix"},
+        {"Fn::Sub": "chime-voice-connector/${AWS::StackName}/"},
+    ]
+}
+SECRETS_UNDER_PREFIX = {
+    "Fn::Sub": [
+        "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${Prefix}*",
+        {"Prefix": PREFIX},
+    ]
+}
+
+
+def test_the_secrets_are_under_one_prefix_that_defaults_to_one_naming_the_stack():
+    """The functions read the prefix from SECRET_NAME_PREFIX, their roles reach secrets under it, and the
+    SecretNamePrefix output says it: the same expression in all three. With the parameter empty (its
+    default) it holds the stack's name, so two stacks in one account never share a secret."""
+    template = load_template()
+    assert template["Parameters"]["SecretNamePrefix"]["Default"] == ""
+    assert template["Conditions"]["HasSecretNamePrefix"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "SecretNamePrefix"}, ""]}]
+    }
+    assert template["Globals"]["Function"]["Environment"]["Variables"]["SECRET_NAME_PREFIX"] == PREFIX
+    assert template["Outputs"]["SecretNamePrefix"]["Value"] == PREFIX
+    credential_resources = [
+        statement["Resource"]
+        for role, _ in resources_of_type(template, "AWS::IAM::Role")
+        for statement in role_statements(template, role)
+        if allowed_actions(statement, "secretsmanager") and statement["Resource"] != FINGERPRINT_KEY
+    ]
+    assert len(credential_resources) == 3  # PlanConnector, IssueSuccessor, DeleteCredentials
+    assert all(resource == SECRETS_UNDER_PREFIX for resource in credential_resources), credential_resources
+
+
+def prefix_if(when_true: Any, when_false: Any) -> dict:
+    return {"Fn::If": ["HasSecretNamePrefix", when_true, when_false]}
+
+
+PARAMETER = {"Ref": "SecretNamePrefix"}
+STACK_NAMED = {"Fn::Sub": "chime-voice-connector/${AWS::StackName}/"}
+
+
+@pytest.mark.parametrize(
+    ("prefix", "scoped"),
+    [
+        # Both branches specific: the parameter admits no wildcard and is non-empty where it is used, and
+        # the default holds the stack's name, ended by a character no stack name holds.
+        (PREFIX, True),
+        # The parameter also where it may be empty: secret:* would be every secret of the account.
+        (PARAMETER, False),
+        (prefix_if(PARAMETER, PARAMETER), False),
+        # A parameter that may hold a wildcard.
+        (prefix_if({"Ref": "ProtectedUsernames"}, STACK_NAMED), False),
+        # A fixed default, which another stack of the account shares.
+        (prefix_if(PARAMETER, {"Fn::Sub": "chime-voice-connector/"}), False),
+        # The stack's name unended: stack rotation's secrets* would reach stack rotation-2's.
+        (prefix_if(PARAMETER, {"Fn::Sub": "chime-voice-connector/${AWS::StackName}"}), False),
+        # An expression the checker cannot read.
+        (prefix_if(PARAMETER, {"Fn::Join": ["/", ["chime", {"Ref": "AWS::StackName"}, ""]]}), False),
+    ],
+)
+def test_the_scope_checker_accepts_the_secret_prefix_only_when_both_branches_are_specific(prefix, scoped):
+    template = load_template()
+    text, _ = SECRETS_UNDER_PREFIX["Fn::Sub"]
+    assert (sub_is_scoped(template, [text, {"Prefix": prefix}]) is None) is scoped
+
+
+@pytest.fixture(scope="module")
+def default_stack():
+    """The stack deployed with every parameter at its default, as the stack named "rotation"."""
+    with Sandbox() as sandbox:
+        yield sandbox
+
+
+def test_the_deployed_default_prefix_is_the_stacks_own_in_settings_and_policies(default_stack):
+    prefix = "chime-voice-connector/rotation/"
+    assert default_stack.stack.secret_name_prefix == prefix
+    deployed_lambda = default_stack.client("lambda")
+    iam = default_stack.client("iam")
+    template = load_template()
+    credential_arns = set()
+    for logical_id, _ in functions(template):
+        name = default_stack.stack.physical_ids[logical_id]
+        variables = deployed_lambda.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+        assert variables["SECRET_NAME_PREFIX"] == prefix, logical_id
+        role = default_stack.stack.physical_ids[f"{logical_id.removesuffix('Function')}Role"]
+        for policy in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+            document = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
+            for statement in statements(document):
+                if allowed_actions(statement, "secretsmanager"):
+                    credential_arns |= set(as_list(statement["Resource"]))
+    assert credential_arns == {
+        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:{prefix}*",
+        default_stack.stack.fingerprint_key_arn,
+    }
 
 
 # Planted violations: the checker must see each one.
@@ -371,18 +823,18 @@ STATEMENT = {
 }
 
 
-def with_statement(template: dict, statement: dict) -> dict:
-    role = next(logical_id for logical_id, _ in resources_of_type(template, "AWS::IAM::Role"))
+def with_statement(template: dict, statement: dict, role: str | None = None) -> dict:
+    role = role or next(logical_id for logical_id, _ in resources_of_type(template, "AWS::IAM::Role"))
     template["Resources"][role]["Properties"].setdefault("Policies", []).append(
         {"PolicyName": "Planted", "PolicyDocument": {"Version": "2012-10-17", "Statement": [statement]}}
     )
     return template
 
 
-def plant_managed_policy(template: dict) -> dict:
-    role = next(logical_id for logical_id, _ in resources_of_type(template, "AWS::IAM::Role"))
+def plant_managed_policy(template: dict, name: str = "AdministratorAccess", role: str | None = None) -> dict:
+    role = role or next(logical_id for logical_id, _ in resources_of_type(template, "AWS::IAM::Role"))
     properties = template["Resources"][role]["Properties"]
-    properties.setdefault("ManagedPolicyArns", []).append("arn:aws:iam::aws:policy/AdministratorAccess")
+    properties.setdefault("ManagedPolicyArns", []).append(f"arn:aws:iam::aws:policy/{name}")
     return template
 
 
@@ -418,7 +870,25 @@ def plant_open_trust(template: dict) -> dict:
     return template
 
 
+def plant_source_condition(resource: str, sid: str, condition: dict) -> Callable[[dict], dict]:
+    def plant(template: dict) -> dict:
+        properties = template["Resources"][resource]["Properties"]
+        document = properties.get("KeyPolicy") or properties["PolicyDocument"]
+        (statement,) = [statement for statement in statements(document) if statement.get("Sid") == sid]
+        statement["Condition"] = condition
+        return template
+
+    return plant
+
+
+def plant_shared_log_group(template: dict) -> dict:
+    properties = template["Resources"]["ResolveRunFunction"]["Properties"]
+    properties["LoggingConfig"]["LogGroup"] = {"Ref": "PlanConnectorLogGroup"}
+    return template
+
+
 ACCOUNT = "arn:${AWS::Partition}:%s:${AWS::Region}:${AWS::AccountId}:%s"
+EVERY_ALARM = {"ArnLike": {"aws:SourceArn": {"Fn::Sub": ACCOUNT % ("cloudwatch", "alarm:*")}}}
 PLANTS = {
     "s3:* everywhere": lambda t: with_statement(t, {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}),
     "a partial wildcard": lambda t: with_statement(t, {**STATEMENT, "Action": "dynamodb:Get*"}),
@@ -427,7 +897,7 @@ PLANTS = {
         t,
         {
             "Effect": "Allow",
-            "Action": "secretsmanager:GetSecretValue",
+            "Action": "secretsmanager:DescribeSecret",
             "Resource": {"Fn::Sub": ACCOUNT % ("secretsmanager", "secret:*")},
         },
     ),
@@ -435,9 +905,38 @@ PLANTS = {
         t,
         {
             "Effect": "Allow",
-            "Action": "secretsmanager:GetSecretValue",
+            "Action": "secretsmanager:DescribeSecret",
             "Resource": {"Fn::Sub": ACCOUNT % ("secretsmanager", "secret:${ProtectedUsernames}*")},
         },
+    ),
+    "a secret prefix variable a parameter may leave empty": lambda t: with_statement(
+        t,
+        {
+            "Effect": "Allow",
+            "Action": "secretsmanager:DescribeSecret",
+            "Resource": {
+                "Fn::Sub": [
+                    ACCOUNT % ("secretsmanager", "secret:${Prefix}*"),
+                    {"Prefix": {"Ref": "SecretNamePrefix"}},
+                ]
+            },
+        },
+    ),
+    "a secret prefix other stacks share": lambda t: with_statement(
+        t,
+        {
+            "Effect": "Allow",
+            "Action": "secretsmanager:DescribeSecret",
+            "Resource": {
+                "Fn::Sub": [
+                    ACCOUNT % ("secretsmanager", "secret:${Prefix}*"),
+                    {"Prefix": {"Fn::Sub": "chime-voice-connector/"}},
+                ]
+            },
+        },
+    ),
+    "objects of another bucket": lambda t: with_statement(
+        t, {"Effect": "Allow", "Action": "s3:GetObject", "Resource": {"Fn::Sub": "${OtherBucket.Arn}/*"}}
     ),
     "another account's key": lambda t: with_statement(
         t,
@@ -459,15 +958,81 @@ PLANTS = {
     ),
     "NotAction": lambda t: with_statement(t, {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}),
     "an AWS managed policy": plant_managed_policy,
+    "a managed AWSLambdaBasicExecutionRole on a function role": lambda t: plant_managed_policy(
+        t, "service-role/AWSLambdaBasicExecutionRole", "PlanConnectorRole"
+    ),
     "an IAM policy resource": plant_policy_resource,
     "kms:* for a service in a key policy": plant_key_statement,
     "a role anyone may assume": plant_open_trust,
+    "a function role writing another function's log group": lambda t: with_statement(
+        t,
+        {
+            "Effect": "Allow",
+            "Action": "logs:PutLogEvents",
+            "Resource": {"Fn::GetAtt": ["PlanConnectorLogGroup", "Arn"]},
+        },
+        "ResolveRunRole",
+    ),
+    "a function role that may create log groups": lambda t: with_statement(
+        t,
+        {
+            "Effect": "Allow",
+            "Action": "logs:CreateLogGroup",
+            "Resource": {"Fn::GetAtt": ["ResolveRunLogGroup", "Arn"]},
+        },
+        "ResolveRunRole",
+    ),
+    "two functions sharing a log group": plant_shared_log_group,
+    "X-Ray for a role whose function does not trace": lambda t: with_statement(
+        t,
+        {"Effect": "Allow", "Action": sorted(XRAY_WRITE_ACTIONS), "Resource": "*"},
+        "CheckDeletionLimitRole",
+    ),
+    "credential values read by the planning function": lambda t: with_statement(
+        t,
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": SECRETS_UNDER_PREFIX},
+        "PlanConnectorRole",
+    ),
+    "the fingerprint key written": lambda t: with_statement(
+        t,
+        {"Effect": "Allow", "Action": "secretsmanager:PutSecretValue", "Resource": FINGERPRINT_KEY},
+        "IssueSuccessorRole",
+    ),
+    "the alerts topic open to every alarm of the account": plant_source_condition(
+        "AlertsTopicPolicy", "AlarmsOfThisStackPublish", EVERY_ALARM
+    ),
+    "the alerts topic open to any rule of the account": plant_source_condition(
+        "AlertsTopicPolicy",
+        "RunFailedRulePublishes",
+        {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+    ),
+    "the alerts key for every rule of the account": plant_source_condition(
+        "AlertsKey",
+        "RunFailedRuleEncryptsAlerts",
+        {"ArnLike": {"aws:SourceArn": {"Fn::Sub": ACCOUNT % ("events", "rule/*")}}},
+    ),
+    "the alerts key for alarms named like this stack's": plant_source_condition(
+        "AlertsKey",
+        "AlarmsOfThisStackEncryptAlerts",
+        {"ArnEquals": {"aws:SourceArn": {"Fn::Sub": ACCOUNT % ("cloudwatch", "alarm:${AWS::StackName}*")}}},
+    ),
+}
+# A plant that is a violation in some deployments only goes into the first deployment with these
+# conditions; every other plant goes into the first deployment of all.
+PLANTED_WHERE = {
+    "X-Ray for a role whose function does not trace": {"TracingEnabled": False},
+    "a secret prefix variable a parameter may leave empty": {"HasSecretNamePrefix": False},
 }
 
 
 @pytest.mark.parametrize("plant", sorted(PLANTS))
 def test_the_checker_finds_a_planted_violation(every_deployment, plant):
     # Compared with the unplanted template's own findings, so this holds whatever the template says.
-    template = every_deployment[0].template
+    where = PLANTED_WHERE.get(plant, {})
+    template = next(
+        deployment.template
+        for deployment in every_deployment
+        if all(deployment.conditions[name] == value for name, value in where.items())
+    )
     planted = PLANTS[plant](copy.deepcopy(template))
     assert set(findings(planted)) - set(findings(template)), plant

@@ -1,4 +1,5 @@
-"""The template and the ASL file, read as documents: the wiring between them and the least-privilege IAM."""
+"""The template and the ASL file, read as documents: the wiring between them, the least-privilege IAM of each
+function's role, and the audit bucket's retention and one-writer-per-record policy."""
 
 import json
 from pathlib import Path
@@ -6,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from credential_rotation.config import Settings
+from credential_rotation.run_metrics import RETRIED_ERRORS
 from sandbox.template import REPOSITORY, definition_placeholders, load_template
 
 ASL_PATH = REPOSITORY / "statemachine" / "rotation.asl.json"
@@ -28,15 +30,30 @@ SECRETS_RETRYABLE = {"InternalServiceError"}
 # attempt deleted.
 LAMBDA_DIED = {"Sandbox.Timedout", "Runtime.ExitError", "Lambda.Unknown"}
 RETRIED_AFTER_DYING = {"DeleteCredentials"}
-CHIME_TASKS = {"ResolveRun", "ListCredentials", "SetSecret", "TestSecret", "DeleteCredentials"}
-SECRETS_TASKS = {"ListCredentials", "CreateSecret", "SetSecret", "FinishSecret", "DeleteCredentials"}
+# A delete whose answer was lost (connection closed, timeout) may have deleted: like a Chime 5xx, the retry
+# re-lists and reports what the first attempt deleted, so it is retried with the server faults.
+DELETION_OUTCOME_UNKNOWN = "DeletionOutcomeUnknown"
+CHIME_SERVER_FAULTS = {"ServiceFailureException", "ServiceUnavailableException"}
+CHIME_TASKS = {"ResolveRun", "PlanConnector", "SetSecret", "TestSecret", "DeleteCredentials"}
+SECRETS_TASKS = {"PlanConnector", "CreateSecret", "SetSecret", "FinishSecret", "DeleteCredentials"}
 # The four steps of issuing run one function, as a Secrets Manager rotation function runs its four steps.
 ISSUE_STEPS = {"CreateSecret", "SetSecret", "TestSecret", "FinishSecret"}
 VOICE_CONNECTOR_ARN = {"Fn::Sub": "arn:${AWS::Partition}:chime:${AWS::Region}:${AWS::AccountId}:vc/*"}
-SECRETS_ARN = {
-    "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
-    ":secret:${SecretNamePrefix}*"
+# The parameter when it is set, otherwise a prefix that holds the stack's name (no other stack shares it).
+SECRET_NAME_PREFIX = {
+    "Fn::If": [
+        "HasSecretNamePrefix",
+        {"Ref": "SecretNamePrefix"},
+        {"Fn::Sub": "chime-voice-connector/${AWS::StackName}/"},
+    ]
 }
+SECRETS_ARN = {
+    "Fn::Sub": [
+        "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${Prefix}*",
+        {"Prefix": SECRET_NAME_PREFIX},
+    ]
+}
+FINGERPRINT_KEY = {"Ref": "FingerprintKey"}
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +105,12 @@ def test_every_task_runs_a_function_of_this_stack(template, states):
         assert substitutions[placeholder] == {"Fn::GetAtt": [f"{expected[name]}Function", "Arn"]}, name
         if name in ISSUE_STEPS:
             assert task["Parameters"]["Step"] == name
-    assert {f"{name}Function" for name in expected.values()} == functions
+    # Every function is a task's but the one EventBridge starts when an execution ends.
+    started_by_events = {
+        name for name in functions if template["Resources"][name]["Properties"].get("Events")
+    }
+    assert started_by_events == {"ReleaseRunLockFunction"}
+    assert {f"{name}Function" for name in expected.values()} == functions - started_by_events
 
 
 # What the state machine's role needs beside invoking its functions: log delivery and, when tracing, X-Ray.
@@ -144,8 +166,40 @@ def test_aws_tasks_retry_exactly_the_transient_errors_of_the_services_they_call(
         expected |= SECRETS_RETRYABLE
     if task in RETRIED_AFTER_DYING:
         expected |= LAMBDA_DIED
+    if task == "DeleteCredentials":
+        expected.add(DELETION_OUTCOME_UNKNOWN)
     assert retried == expected
     assert not retried & CHIME_NOT_RETRYABLE
+
+
+def test_a_delete_whose_answer_was_lost_is_retried_like_a_chime_server_fault(states):
+    """Only DeleteCredentials raises it, and its retry re-lists: retried in the same retrier as the 5xx
+    faults, with the backoff every other task gives those, and counted as a retried failure."""
+    (retrier,) = [
+        retrier
+        for retrier in states["DeleteCredentials"]["Retry"]
+        if DELETION_OUTCOME_UNKNOWN in retrier["ErrorEquals"]
+    ]
+    assert set(retrier["ErrorEquals"]) == CHIME_SERVER_FAULTS | {DELETION_OUTCOME_UNKNOWN}
+    elsewhere = [
+        name
+        for name, state in states.items()
+        if name != "DeleteCredentials"
+        for other in state.get("Retry", [])
+        if DELETION_OUTCOME_UNKNOWN in other["ErrorEquals"]
+    ]
+    assert not elsewhere
+    server_faults = [
+        other
+        for state in states.values()
+        for other in state.get("Retry", [])
+        if set(other["ErrorEquals"]) == CHIME_SERVER_FAULTS
+    ]
+    assert server_faults
+    backoff = ("IntervalSeconds", "BackoffRate", "MaxAttempts", "MaxDelaySeconds", "JitterStrategy")
+    for other in server_faults:
+        assert {key: other[key] for key in backoff} == {key: retrier[key] for key in backoff}
+    assert DELETION_OUTCOME_UNKNOWN in RETRIED_ERRORS
 
 
 def test_each_kind_of_error_has_one_retry_policy_across_tasks(states):
@@ -197,8 +251,12 @@ def test_the_schedule_starts_runs_marked_as_scheduled(template):
         ("RotateAfterDays", 60),
         ("GraceDays", 7),
         ("UsernamePrefix", "sip-"),
-        ("SecretNamePrefix", "chime-voice-connector/termination/"),
+        # Empty: a prefix that holds the stack's name (test_least_privilege checks it in every form).
+        ("SecretNamePrefix", ""),
         ("SecretsKmsKeyArn", ""),
+        ("Tracing", "PassThrough"),
+        ("LogLevel", "INFO"),
+        ("ReportRetentionDays", 365),
     ],
 )
 def test_parameter_defaults(template, parameter, default):
@@ -209,17 +267,43 @@ def test_the_functions_get_every_setting_they_read(template):
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     required = {field.alias for field in Settings.model_fields.values()}
     assert required <= set(variables)
+    # Every function reads the same settings: none overrides the environment.
+    for function in functions(template):
+        assert "Environment" not in template["Resources"][function]["Properties"], function
+
+
+def test_the_functions_name_this_stacks_resources_and_secret_prefix(template):
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert {
+        name: variables[name]
+        for name in ("LEDGER_TABLE_NAME", "AUDIT_TOPIC_ARN", "AUDIT_BUCKET_NAME", "FINGERPRINT_KEY_ARN")
+    } == {
+        "LEDGER_TABLE_NAME": {"Ref": "LedgerTable"},
+        "AUDIT_TOPIC_ARN": {"Ref": "AuditTopic"},
+        "AUDIT_BUCKET_NAME": {"Ref": "AuditBucket"},
+        "FINGERPRINT_KEY_ARN": FINGERPRINT_KEY,
+    }
+    # The roles reach secrets under this very prefix (SECRETS_ARN); no execution input can change it.
+    assert variables["SECRET_NAME_PREFIX"] == SECRET_NAME_PREFIX
+
+
+def role_of(template: dict, function: str) -> str:
+    target, attribute = template["Resources"][function]["Properties"]["Role"]["Fn::GetAtt"]
+    assert attribute == "Arn"
+    return target
 
 
 def function_statements(template: dict, function: str) -> list[dict]:
-    """Every statement a function may be granted, both branches of a conditional policy included."""
+    """Every statement the function's role may be granted for its task, both branches of a conditional
+    policy included; the runtime's own policies (logs, xray) are test_least_privilege's."""
     statements = []
-    for policy in template["Resources"][function]["Properties"].get("Policies", []):
+    for policy in template["Resources"][role_of(template, function)]["Properties"]["Policies"]:
         if "Fn::If" in policy:
             _, granted, otherwise = policy["Fn::If"]
             assert otherwise == {"Ref": "AWS::NoValue"}
             policy = granted
-        statements.extend(policy["Statement"])
+        if policy["PolicyName"] not in ("logs", "xray"):
+            statements.extend(policy["PolicyDocument"]["Statement"])
     return statements
 
 
@@ -227,20 +311,63 @@ def actions(statement: dict) -> list[str]:
     return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
 
 
+def functions(template: dict) -> list[str]:
+    return sorted(
+        name for name, spec in template["Resources"].items() if spec["Type"] == "AWS::Serverless::Function"
+    )
+
+
+def test_every_function_runs_as_a_role_of_its_own_that_only_lambda_in_this_account_assumes(template):
+    roles = {function: role_of(template, function) for function in functions(template)}
+    assert roles == {function: function.removesuffix("Function") + "Role" for function in roles}
+    for function, role in roles.items():
+        properties = template["Resources"][role]["Properties"]
+        assert template["Resources"][role]["Type"] == "AWS::IAM::Role"
+        assert properties["AssumeRolePolicyDocument"]["Statement"] == [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+            }
+        ], function
+        # SAM adds managed policies only to roles it generates; none here either.
+        assert "ManagedPolicyArns" not in properties, function
+        assert "Policies" not in template["Resources"][function]["Properties"], function
+
+
+def test_every_function_logs_to_a_log_group_of_its_own_for_90_days(template):
+    """Each role may write to its own group only (test_least_privilege), so no group is shared."""
+    groups = {}
+    for function in functions(template):
+        log_group = template["Resources"][function]["Properties"]["LoggingConfig"]["LogGroup"]
+        groups[function] = log_group["Ref"]
+        spec = template["Resources"][log_group["Ref"]]
+        assert spec["Type"] == "AWS::Logs::LogGroup", function
+        assert spec["Properties"]["RetentionInDays"] == 90, function
+        assert spec["Properties"]["LogGroupName"]["Fn::Sub"].startswith("/aws/lambda/${AWS::StackName}/")
+    assert groups == {function: function.removesuffix("Function") + "LogGroup" for function in groups}
+    names = [
+        template["Resources"][group]["Properties"]["LogGroupName"]["Fn::Sub"] for group in groups.values()
+    ]
+    assert len(set(names)) == len(names)
+
+
 EXPECTED_ACTIONS = {
     # PutItem and GetItem for the run lock's item only (test_the_run_lock_grants_reach_only_the_lock_item).
     "ResolveRunFunction": {"chime:ListVoiceConnectors", "dynamodb:PutItem", "dynamodb:GetItem"},
-    "ListCredentialsFunction": {
+    "PlanConnectorFunction": {
         "chime:ListVoiceConnectorTerminationCredentials",
         "dynamodb:Query",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
+        # Stages and version ids only; GetSecretValue on the fingerprint key only.
         "secretsmanager:DescribeSecret",
         "secretsmanager:GetSecretValue",
-        "kms:Decrypt",
+        "s3:PutObject",
+        "kms:GenerateDataKey",
     },
-    "FindStaleFunction": set(),
     "CheckDeletionLimitFunction": set(),
     "DeleteCredentialsFunction": {
         "chime:ListVoiceConnectorTerminationCredentials",
@@ -248,8 +375,10 @@ EXPECTED_ACTIONS = {
         "dynamodb:Query",
         "dynamodb:UpdateItem",
         "secretsmanager:DescribeSecret",
-        "secretsmanager:GetSecretValue",
+        "s3:GetObject",
+        "s3:PutObject",
         "kms:Decrypt",
+        "kms:GenerateDataKey",
     },
     "IssueSuccessorFunction": {
         "chime:PutVoiceConnectorTerminationCredentials",
@@ -259,12 +388,26 @@ EXPECTED_ACTIONS = {
         "secretsmanager:GetSecretValue",
         "secretsmanager:PutSecretValue",
         "secretsmanager:UpdateSecretVersionStage",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "kms:Decrypt",
         "kms:GenerateDataKey",
     },
-    "PublishAuditFunction": {"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "dynamodb:DeleteItem"},
+    "PublishAuditFunction": {
+        "sns:Publish",
+        "s3:GetObject",
+        "s3:PutObject",
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
+        "dynamodb:DeleteItem",
+    },
+    "ReleaseRunLockFunction": {"dynamodb:DeleteItem"},
 }
+
+
+def test_every_function_is_in_the_expected_actions(template):
+    assert set(EXPECTED_ACTIONS) == set(functions(template))
 
 
 @pytest.mark.parametrize("function", sorted(EXPECTED_ACTIONS))
@@ -275,28 +418,151 @@ def test_each_function_may_do_only_what_it_calls(template, function):
     assert granted == EXPECTED_ACTIONS[function]
 
 
+AUDIT_KEY = {"Fn::GetAtt": ["AuditKey", "Arn"]}
+VIA = {
+    "s3": {"StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}},
+    "secretsmanager": {
+        "StringEquals": {"kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}}
+    },
+}
+
+
+def audit_records(prefix: str) -> dict:
+    return {"Fn::Sub": f"${{AuditBucket.Arn}}/{prefix}"}
+
+
 def test_every_permission_is_scoped_to_this_stack_or_this_accounts_voice_connectors(template):
-    expected_resource = {
-        "chime:ListVoiceConnectors": "*",  # the API supports no resource-level permission
-        "chime:": VOICE_CONNECTOR_ARN,
-        "dynamodb:": {"Fn::GetAtt": ["LedgerTable", "Arn"]},
-        "secretsmanager:": SECRETS_ARN,
-        "sns:": {"Ref": "AuditTopic"},
-        "kms:": {"Fn::GetAtt": ["AuditKey", "Arn"]},
+    expected_resources = {
+        "chime:ListVoiceConnectors": ["*"],  # the API supports no resource-level permission
+        "chime:": [VOICE_CONNECTOR_ARN],
+        "dynamodb:": [{"Fn::GetAtt": ["LedgerTable", "Arn"]}],
+        "secretsmanager:": [SECRETS_ARN, FINGERPRINT_KEY],
+        "sns:": [{"Ref": "AuditTopic"}],
+        "kms:": [AUDIT_KEY],
+        "s3:": [
+            audit_records(prefix) for prefix in ("runs/*/plans/*", "runs/*/outcomes/*", "runs/*", "reports/*")
+        ],
     }
     for function in EXPECTED_ACTIONS:
         for statement in function_statements(template, function):
             assert statement["Effect"] == "Allow"
             for action in actions(statement):
                 assert "*" not in action
-                key = action if action in expected_resource else action.split(":")[0] + ":"
                 if statement["Resource"] == {"Ref": "SecretsKmsKeyArn"}:
                     # The secrets' own key, usable only through Secrets Manager.
                     assert action.startswith("kms:")
-                    via = statement["Condition"]["StringEquals"]["kms:ViaService"]
-                    assert via == {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}
+                    assert statement["Condition"] == VIA["secretsmanager"]
                     continue
-                assert statement["Resource"] == expected_resource[key], action
+                key = action if action in expected_resources else action.split(":")[0] + ":"
+                assert statement["Resource"] in expected_resources[key], (function, action)
+                if statement["Resource"] == AUDIT_KEY and function != "PublishAuditFunction":
+                    # Only the audit function uses the key for both SNS and S3; the others through S3 only.
+                    assert statement["Condition"] == VIA["s3"], (function, action)
+
+
+def test_the_secrets_key_is_granted_to_the_issuing_function_only_and_only_when_set(template):
+    granted = {
+        function
+        for function in EXPECTED_ACTIONS
+        for statement in function_statements(template, function)
+        if statement["Resource"] == {"Ref": "SecretsKmsKeyArn"}
+    }
+    assert granted == {"IssueSuccessorFunction"}
+    (conditional,) = [
+        policy["Fn::If"]
+        for policy in template["Resources"]["IssueSuccessorRole"]["Properties"]["Policies"]
+        if "Fn::If" in policy and policy["Fn::If"][0] == "HasSecretsKmsKey"
+    ]
+    assert conditional[2] == {"Ref": "AWS::NoValue"}
+
+
+# Who reads and writes which records of the audit bucket. The bucket policy refuses PutObject under each
+# prefix to every role but its one writer, so a run's plans, outcomes and reports have one author each.
+AUDIT_RECORD_ACCESS = {
+    "PlanConnectorFunction": {("s3:PutObject", "runs/*/plans/*")},
+    "DeleteCredentialsFunction": {("s3:GetObject", "runs/*/plans/*"), ("s3:PutObject", "runs/*/outcomes/*")},
+    "PublishAuditFunction": {("s3:GetObject", "runs/*"), ("s3:PutObject", "reports/*")},
+}
+RECORD_WRITERS = {
+    "runs/*/plans/*": "PlanConnectorRole",
+    "runs/*/outcomes/*": "DeleteCredentialsRole",
+    "reports/*": "PublishAuditRole",
+}
+
+
+def test_each_function_reaches_only_its_own_records_in_the_audit_bucket(template):
+    access = {
+        function: {
+            (action, statement["Resource"]["Fn::Sub"].removeprefix("${AuditBucket.Arn}/"))
+            for statement in function_statements(template, function)
+            for action in actions(statement)
+            if action.startswith("s3:")
+        }
+        for function in EXPECTED_ACTIONS
+    }
+    assert {function: found for function, found in access.items() if found} == AUDIT_RECORD_ACCESS
+
+
+def test_the_audit_bucket_policy_refuses_plain_http_and_all_writers_but_each_records_own(template):
+    policy = template["Resources"]["AuditBucketPolicy"]["Properties"]
+    assert policy["Bucket"] == {"Ref": "AuditBucket"}
+    statements = policy["PolicyDocument"]["Statement"]
+    # Denies only: what the functions may do is in their roles, and the policy only narrows it.
+    assert {statement["Effect"] for statement in statements} == {"Deny"}
+    by_sid = {statement["Sid"]: statement for statement in statements}
+    assert by_sid.pop("TlsOnly") == {
+        "Sid": "TlsOnly",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [{"Fn::GetAtt": ["AuditBucket", "Arn"]}, audit_records("*")],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    writers = {}
+    for statement in by_sid.values():
+        assert (statement["Principal"], statement["Action"]) == ("*", "s3:PutObject")
+        (operator,) = statement["Condition"]
+        assert operator == "ArnNotEquals"
+        role, attribute = statement["Condition"][operator]["aws:PrincipalArn"]["Fn::GetAtt"]
+        assert attribute == "Arn"
+        writers[statement["Resource"]["Fn::Sub"].removeprefix("${AuditBucket.Arn}/")] = role
+    assert writers == RECORD_WRITERS
+    # The role each deny spares is the one whose function writes there.
+    for function, access in AUDIT_RECORD_ACCESS.items():
+        for action, prefix in access:
+            if action == "s3:PutObject":
+                assert RECORD_WRITERS[prefix] == role_of(template, function)
+
+
+def test_the_audit_bucket_locks_every_version_and_stays_private(template):
+    bucket = template["Resources"]["AuditBucket"]
+    properties = bucket["Properties"]
+    assert bucket["DeletionPolicy"] == bucket["UpdateReplacePolicy"] == "Retain"
+    assert properties["ObjectLockEnabled"] is True
+    assert properties["ObjectLockConfiguration"] == {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": {"Ref": "ReportRetentionDays"}}},
+    }
+    assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert properties["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert properties["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    retention = template["Parameters"]["ReportRetentionDays"]
+    assert (retention["Type"], retention["MinValue"], retention["MaxValue"]) == ("Number", 1, 36500)
+
+
+def test_no_lifecycle_rule_expires_a_report_or_a_record_before_its_retention(template):
+    rules = template["Resources"]["AuditBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    expiring = [rule for rule in rules if "ExpirationInDays" in rule or "ExpirationDate" in rule]
+    assert expiring
+    for rule in expiring:
+        assert rule["ExpirationInDays"] == {"Ref": "ReportRetentionDays"}, rule["Id"]
+        # Reports stay: only a run's working records, which its report repeats, expire.
+        assert rule["Prefix"] == "runs/", rule["Id"]
 
 
 # The run lock's item; the functions that take and release it may touch no other item of the ledger.
@@ -304,6 +570,7 @@ RUN_LOCK_ONLY = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["#run-lo
 RUN_LOCK_ACTIONS = {
     "ResolveRunFunction": {"dynamodb:PutItem", "dynamodb:GetItem"},
     "PublishAuditFunction": {"dynamodb:DeleteItem"},
+    "ReleaseRunLockFunction": {"dynamodb:DeleteItem"},
 }
 
 
@@ -346,7 +613,12 @@ def test_outputs(template):
         "LedgerTableName",
         "AlertsTopicArn",
         "DashboardName",
+        "AuditBucketName",
+        "FingerprintKeyArn",
+        "SecretNamePrefix",
     }
+    assert template["Outputs"]["SecretNamePrefix"]["Value"] == SECRET_NAME_PREFIX
+    assert template["Outputs"]["FingerprintKeyArn"]["Value"] == FINGERPRINT_KEY
 
 
 def test_every_events_file_is_an_object_the_console_accepts():

@@ -1,54 +1,167 @@
-"""The audit event fits an SNS message: whole when it can, else without what the execution history keeps."""
+"""The audit event fits an SNS message: the run limits bound it before anything is deleted, and the bound
+holds for the largest event the run can then produce."""
 
 import json
 
-from credential_rotation.audit import LEFT_OUT_WHEN_TRUNCATED, MAX_MESSAGE_BYTES, fit_for_sns
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from credential_rotation.audit import (
+    MAX_MESSAGE_BYTES,
+    build_event,
+    largest_event_bytes,
+    message_bytes,
+)
+from credential_rotation.errors import AuditLimitExceeded
+from credential_rotation.planning import enforce_run_limits
+
+POLICY = {
+    "MaxAgeDays": 90,
+    "MinKeep": 1,
+    "ProtectedUsernames": ["break-glass-*"],
+    "MaxDeletions": 10_000,
+    "GraceDays": 7,
+    "Rotate": True,
+    "RotateAfterDays": 60,
+    "UsernamePrefix": "sip-",
+    "SecretNamePrefix": "chime-voice-connector/rotation/",
+}
+LOCATION = {"Bucket": "rotation-auditbucket", "Key": "reports/2026/01/05/run.json", "VersionId": "v1"}
+# A cause with every kind of character JSON must escape, far longer than an event keeps.
+NASTY_CAUSE = '"\\\n\u2028é\x00' * 500
 
 
-def connector(n: int, usernames: int, length: int) -> dict:
-    names = [f"{n:03d}-{i:02d}-".ljust(length, "x") for i in range(usernames)]
+def stale_names(n: int, count: int, length: int, unicode: bool = False) -> list[str]:
+    fill = "\u00e9" if unicode else "x"
+    return [f"{n:03d}-{i:04d}-".ljust(length, fill) for i in range(count)]
+
+
+def summary(n: int, stale: list[str], due: bool) -> dict:
+    """A plan summary as PlanConnector returns it."""
     return {
-        "VoiceConnectorId": f"vc{n:020d}",
-        "Listed": names,
-        "Current": None,
-        "Stale": names[1:],
-        "Deleted": names[1:],
-        "Kept": names[:1],
-        "Reasons": dict.fromkeys(names, "stale"),
-        "Rotation": {"Due": False, "Reason": "rotation-off"},
-        "Issued": None,
-        "Error": None,
+        "VoiceConnectorId": f"{n:022d}",
+        "Record": {"Key": f"runs/x/plans/{n}.json", "Sha256": "0" * 64},
+        "Counts": {"stale": len(stale), "kept-for-min-keep": 1, "protected": 1},
+        "StaleCount": len(stale),
+        "StaleBytes": len(json.dumps(stale, separators=(",", ":"))),
+        "LedgerProblems": 2,
+        "Rotation": {
+            "Due": due,
+            "Reason": "youngest-older-than-rotate-after-days" if due else "youngest-is-recent",
+        },
     }
 
 
-def event(connectors: int, usernames: int = 10, length: int = 60) -> dict:
+def worst_entry(summary: dict, stale: list[str], unconfirmed: bool) -> dict:
+    """The largest report entry a connector with this plan can end with: every stale one deleted (or, when
+    the delete step failed, unconfirmed), a successor issued, the longest error, every problem."""
     return {
-        "SchemaVersion": "1.2",
-        "Outcome": "SUCCEEDED",
-        "VoiceConnectors": [connector(n, usernames, length) for n in range(connectors)],
+        "VoiceConnectorId": summary["VoiceConnectorId"],
+        "Current": "u" * 32 + "20260105-abcd1234",
+        "Counts": summary["Counts"],
+        "Reasons": dict.fromkeys(stale, "stale"),
+        "Stale": stale,
+        "Deleted": [] if unconfirmed else stale,
+        "Unconfirmed": stale if unconfirmed else [],
+        "Skipped": [],
+        "Unmanaged": [],
+        "LedgerProblems": [{"Username": "x", "Problem": "State: missing"}] * summary["LedgerProblems"],
+        "LedgerUpdated": True,
+        "Rotation": summary["Rotation"],
+        "Issued": {
+            "Username": "u" * 32 + "20260105-abcd1234",
+            "SecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + "p" * 200 + "-AbCdEf",
+            "VersionId": "00000000-0000-0000-0000-000000000000",
+            "IssuedAt": "2026-01-05T03:00:00.123456+00:00",
+            "Promoted": True,
+        }
+        if summary["Rotation"]["Due"]
+        else None,
+        "Error": {"Error": "E" * 500, "Cause": NASTY_CAUSE, "Step": "DeleteCredentials"},
     }
 
 
-def size(document: dict) -> int:
-    return len(json.dumps(document, separators=(",", ":")).encode())
+def report(entries: list[dict]) -> dict:
+    return {
+        "SchemaVersion": "2.0",
+        "ExecutionArn": "arn:aws:states:us-east-1:123456789012:execution:rotation:" + "e" * 80,
+        "Trigger": "schedule",
+        "DryRun": False,
+        "Outcome": "PARTIAL",
+        "StartedAt": "2026-01-05T03:00:00+00:00",
+        "FinishedAt": "2026-01-05T03:00:09+00:00",
+        "Policy": POLICY,
+        "VoiceConnectors": entries,
+        "Error": {"Error": "States.Runtime", "Cause": NASTY_CAUSE},
+    }
 
 
-def test_an_event_that_fits_is_published_whole():
-    small = event(5)
-    assert fit_for_sns(small) is small
-    assert "Truncated" not in small
+@settings(max_examples=60, deadline=None)
+@given(
+    connectors=st.integers(1, 100),
+    stale=st.integers(0, 12),
+    length=st.integers(1, 200),
+    unicode=st.booleans(),
+    due=st.booleans(),
+    unconfirmed=st.booleans(),
+)
+def test_no_event_a_run_can_publish_is_larger_than_the_bound_its_plan_got(
+    connectors, stale, length, unicode, due, unconfirmed
+):
+    names = [stale_names(n, stale, length, unicode) for n in range(connectors)]
+    summaries = [summary(n, names[n], due) for n in range(connectors)]
+    entries = [worst_entry(summaries[n], names[n], unconfirmed) for n in range(connectors)]
+
+    published = build_event(report(entries), LOCATION)
+
+    assert message_bytes(published) <= largest_event_bytes(summaries, POLICY)
 
 
-def test_an_event_too_big_for_sns_leaves_out_only_listings_and_verdicts():
-    big = event(100)
-    assert size(big) > MAX_MESSAGE_BYTES
+def test_a_run_at_the_old_limits_fits_and_one_far_beyond_them_is_refused():
+    # 100 connectors with 9 stale usernames of 60 characters each: the shape the previous schema had to
+    # truncate. It fits whole now, with room to spare.
+    names = [stale_names(n, 9, 60) for n in range(100)]
+    summaries = [summary(n, names[n], due=True) for n in range(100)]
+    assert enforce_run_limits(summaries, 10_000, largest_event_bytes(summaries, POLICY)) == 900
 
-    published = fit_for_sns(big)
+    # Ten times as many would make an event no SNS message holds: refused, before anything is deleted.
+    names = [stale_names(n, 90, 60) for n in range(100)]
+    summaries = [summary(n, names[n], due=True) for n in range(100)]
+    with pytest.raises(AuditLimitExceeded, match="could not name every deletion"):
+        enforce_run_limits(summaries, 10_000, largest_event_bytes(summaries, POLICY))
 
-    assert published["Truncated"] is True
-    assert size(published) <= MAX_MESSAGE_BYTES
-    for whole, cut in zip(big["VoiceConnectors"], published["VoiceConnectors"], strict=True):
-        assert set(whole) - set(cut) == set(LEFT_OUT_WHEN_TRUNCATED)
-        assert {key: whole[key] for key in cut} == cut
-    # The whole event is not changed: the run's metrics are counted from it.
-    assert "Listed" in big["VoiceConnectors"][0]
+
+def test_a_refused_plan_too_large_to_name_publishes_its_event_without_the_stale_lists():
+    names = [stale_names(n, 90, 60) for n in range(100)]
+    entries = [
+        worst_entry(summary(n, names[n], due=False), names[n], unconfirmed=False)
+        | {"Deleted": [], "Issued": None, "Error": None}
+        for n in range(100)
+    ]
+    whole = report(entries) | {"Error": {"Error": "AuditLimitExceeded", "Cause": "too large"}}
+
+    published = build_event(whole, LOCATION)
+
+    assert message_bytes(published) <= MAX_MESSAGE_BYTES
+    assert all(entry["StaleOmitted"] and entry["Stale"] == [] for entry in published["VoiceConnectors"])
+    assert published["Error"]["Error"] == "AuditLimitExceeded"
+    assert published["Report"] == LOCATION
+
+
+def test_the_event_keeps_what_a_person_must_see_and_leaves_the_rest_to_the_report():
+    names = stale_names(1, 3, 20)
+    entry = worst_entry(summary(1, names, due=True), names, unconfirmed=False)
+
+    (published,) = build_event(report([entry]), LOCATION)["VoiceConnectors"]
+
+    assert published["Stale"] == published["Deleted"] == names
+    assert published["Issued"]["Username"] == entry["Issued"]["Username"]
+    assert "SecretArn" not in published["Issued"]  # the report has it
+    assert published["LedgerProblems"] == 2
+    assert not {"Reasons", "Skipped", "Unmanaged", "LedgerUpdated"} & set(published)
+    # The error stays, named and cut, in characters JSON does not have to escape.
+    assert published["Error"]["Step"] == "DeleteCredentials"
+    assert published["Error"]["Error"] == "E" * 64
+    assert len(published["Error"]["Cause"]) == 200
+    assert json.dumps(published["Error"]["Cause"]) == f'"{published["Error"]["Cause"]}"'

@@ -39,8 +39,10 @@ def test_reasons_have_the_wire_values_the_audit_records() -> None:
         "protected",
         "young",
         "kept-for-min-keep",
+        "tied",
         "in-grace",
         "stale",
+        "unmanaged",
     ]
 
 
@@ -187,32 +189,74 @@ def test_min_keep_larger_than_the_listing_keeps_everything() -> None:
     assert plan.kept == ("vc-a", "vc-b")
 
 
-def test_on_equal_dates_the_username_that_sorts_last_is_the_younger() -> None:
+def test_min_keep_never_chooses_among_usernames_of_the_same_date() -> None:
+    # Adoption: the workflow met all three on the same night. Which one the phone system uses, nothing
+    # says; keeping the one whose name sorts last would be a coin toss, and could delete the one in use.
     same_day = ago(days=200)
     first_seen = {"vc-2024-01-15": same_day, "vc-2024-03-01": same_day, "vc-2024-02-10": same_day}
 
     plan = judge(first_seen, first_seen, NOW, SETTINGS)
 
+    assert reasons(plan) == dict.fromkeys(first_seen, Reason.TIED)
+    assert plan.stale == ()
+
+
+def test_a_tie_that_fits_within_min_keep_is_kept_for_min_keep() -> None:
+    same_day = ago(days=200)
+    first_seen = {"vc-a": same_day, "vc-b": same_day, "vc-older": ago(days=300)}
+
+    plan = judge(first_seen, first_seen, NOW, PolicySettings(max_age_days=90, min_keep=2))
+
     assert reasons(plan) == {
-        "vc-2024-01-15": Reason.STALE,
-        "vc-2024-02-10": Reason.STALE,
-        "vc-2024-03-01": Reason.KEPT_FOR_MIN_KEEP,
+        "vc-a": Reason.KEPT_FOR_MIN_KEEP,
+        "vc-b": Reason.KEPT_FOR_MIN_KEEP,
+        "vc-older": Reason.STALE,
     }
 
 
-def test_youngest_first_orders_by_date_then_by_name_descending() -> None:
+def test_only_the_tier_the_min_keep_count_ends_in_is_tied() -> None:
+    same_day = ago(days=200)
+    first_seen = {"vc-young": ago(days=100), "vc-a": same_day, "vc-b": same_day, "vc-older": ago(days=300)}
+
+    plan = judge(first_seen, first_seen, NOW, PolicySettings(max_age_days=90, min_keep=2))
+
+    assert reasons(plan) == {
+        "vc-young": Reason.KEPT_FOR_MIN_KEEP,
+        "vc-a": Reason.TIED,
+        "vc-b": Reason.TIED,
+        "vc-older": Reason.STALE,
+    }
+
+
+def test_awscurrent_tells_usernames_of_the_same_date_apart() -> None:
+    same_day = ago(days=200)
+    first_seen = {"vc-a": same_day, "vc-b": same_day}
+
+    plan = judge(first_seen, first_seen, NOW, SETTINGS, current="vc-a")
+
+    # vc-a is the one the phone system is told to use: it is the younger of the two for MinKeep.
+    assert reasons(plan) == {"vc-a": Reason.CURRENT, "vc-b": Reason.STALE}
+
+
+def test_youngest_first_orders_tiers_by_date_then_awscurrent_first() -> None:
     same_day = ago(days=5)
-    dated = {"B": same_day, "a": same_day, "old": ago(days=9), "fresh": ago(days=1)}
+    dated = {"B": same_day, "a": same_day, "cur": same_day, "old": ago(days=9), "fresh": ago(days=1)}
 
-    # Python string order puts upper case before lower case, so "a" sorts after "B".
-    assert youngest_first(dated) == ("fresh", "a", "B", "old")
+    assert youngest_first(dated, current="cur") == (
+        frozenset({"fresh"}),
+        frozenset({"cur"}),
+        frozenset({"B", "a"}),
+        frozenset({"old"}),
+    )
 
 
-def test_tie_breaking_compares_instants_not_wall_clocks() -> None:
+def test_ties_compare_instants_not_wall_clocks() -> None:
     utc_instant = ago(days=200)
     same_instant_elsewhere = utc_instant.astimezone(timezone(timedelta(hours=9)))
 
-    assert youngest_first({"vc-b": utc_instant, "vc-a": same_instant_elsewhere}) == ("vc-b", "vc-a")
+    assert youngest_first({"vc-b": utc_instant, "vc-a": same_instant_elsewhere}) == (
+        frozenset({"vc-a", "vc-b"}),
+    )
 
 
 # --- protected globs --------------------------------------------------------------------------------
@@ -232,6 +276,11 @@ def test_tie_breaking_compares_instants_not_wall_clocks() -> None:
         ("edge-c", "edge-[!ab]", True),
         ("SVC-pbx", "svc-*", False),
         ("svc-pbx", "SVC-*", False),
+        # A pattern protects the name it spells too: as a glob, "svc[1]" matches only "svc1".
+        ("svc[1]", "svc[1]", True),
+        ("svc1", "svc[1]", True),
+        ("svc*", "svc*", True),
+        ("svc[!1]", "svc[!1]", True),
     ],
 )
 def test_is_protected_matches_globs_case_sensitively(username: str, pattern: str, protected: bool) -> None:
@@ -569,13 +618,14 @@ def test_an_older_username_does_not_end_the_grace() -> None:
     assert reasons(plan) == {"vc-400": Reason.PROTECTED, "vc-200": Reason.IN_GRACE, "vc-new": Reason.NEW}
 
 
-def test_on_equal_dates_only_the_username_that_sorts_last_ends_the_grace() -> None:
+def test_a_username_of_the_same_date_does_not_end_the_grace() -> None:
+    # Neither of two usernames of one date is the other's successor: only a younger one ends a grace.
     same_day = ago(days=200)
     first_seen = {"vc-a": same_day, "vc-b": same_day, "vc-new": NOW}
 
     plan = judge(first_seen, first_seen, NOW, GRACE)
 
-    assert reasons(plan) == {"vc-a": Reason.STALE, "vc-b": Reason.IN_GRACE, "vc-new": Reason.NEW}
+    assert reasons(plan) == {"vc-a": Reason.IN_GRACE, "vc-b": Reason.IN_GRACE, "vc-new": Reason.NEW}
 
 
 def test_a_username_kept_for_min_keep_is_not_in_grace() -> None:

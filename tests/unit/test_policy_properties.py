@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from credential_rotation.policy import Plan, PolicySettings, Reason, confirm_deletions, is_protected, judge
 
 ZONES = (UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8)))
-# Few letters, both cases: equal usernames, shared prefixes and Python-order ties come up often.
+# Few letters, both cases: equal usernames, shared prefixes and names that sort close come up often.
 USERNAMES = st.text(alphabet="abAB1", min_size=1, max_size=3)
 PATTERNS = st.sampled_from(["*", "a*", "*b", "?", "A?", "[ab]*", "[!a]?", "b1"])
 POLICIES = st.builds(
@@ -48,12 +48,19 @@ class Scenario:
             and self.now - seen > timedelta(days=self.policy.max_age_days)
         )
 
+    def rank(self, username: str) -> tuple[datetime, bool]:
+        """Youth: the later first-seen date, and on one date AWSCURRENT. Never the name."""
+        return self.dated()[username], username == self.current
+
     def younger(self, username: str) -> list[str]:
-        dated = self.dated()
-        return [other for other, seen in dated.items() if (seen, other) > (dated[username], username)]
+        return [other for other in self.dated() if self.rank(other) > self.rank(username)]
 
     def younger_than(self, username: str) -> int:
         return len(self.younger(username))
+
+    def peers(self, username: str) -> list[str]:
+        """The usernames nothing tells apart from this one, itself included."""
+        return [other for other in self.dated() if self.rank(other) == self.rank(username)]
 
     def existed(self, username: str) -> timedelta:
         seen = self.dated()[username]
@@ -82,7 +89,7 @@ def ages(max_age_days: int, grace_days: int = 0) -> st.SearchStrategy[timedelta]
             grace + one_second,
         ]
     )
-    # Whole days make equal dates, and so the username tie-break, common.
+    # Whole days make equal dates, and so ties at MinKeep, common.
     whole_days = st.integers(min_value=0, max_value=3 * max_age_days).map(lambda days: timedelta(days=days))
     anywhere = st.timedeltas(min_value=-timedelta(days=1), max_value=3 * max_age)
     # Dated after now by a later run: new, and existed for zero days, not for a negative time.
@@ -174,7 +181,7 @@ def test_stale_in_grace_and_kept_for_min_keep_are_exactly_the_candidates(scenari
     assert {
         verdict.username
         for verdict in plan.verdicts
-        if verdict.reason in (Reason.STALE, Reason.KEPT_FOR_MIN_KEEP, Reason.IN_GRACE)
+        if verdict.reason in (Reason.STALE, Reason.KEPT_FOR_MIN_KEEP, Reason.TIED, Reason.IN_GRACE)
     } == candidates
 
 
@@ -193,8 +200,13 @@ def test_every_username_gets_the_first_reason_that_applies(scenario: Scenario) -
             expected = Reason.PROTECTED
         elif scenario.now - seen <= timedelta(days=policy.max_age_days):
             expected = Reason.YOUNG
-        elif scenario.younger_than(verdict.username) < policy.min_keep:
+        elif (
+            scenario.younger_than(verdict.username) + len(scenario.peers(verdict.username)) <= policy.min_keep
+        ):
             expected = Reason.KEPT_FOR_MIN_KEEP
+        elif scenario.younger_than(verdict.username) < policy.min_keep:
+            # MinKeep's count ends among usernames nothing tells apart: choosing would be a coin toss.
+            expected = Reason.TIED
         elif scenario.has_settled_successor(verdict.username):
             expected = Reason.STALE
         else:
@@ -324,7 +336,12 @@ def test_no_stale_username_lacks_a_younger_username_that_existed_for_grace_days(
     dated = scenario.dated()
     grace = timedelta(days=scenario.policy.grace_days)
     for username in judged(scenario).stale:
-        younger = [other for other in dated if (dated[other], other) > (dated[username], username)]
+        # Younger: a later date, or the same date and AWSCURRENT (never a name that sorts later).
+        younger = [
+            other
+            for other in dated
+            if (dated[other], other == scenario.current) > (dated[username], username == scenario.current)
+        ]
         assert any(max(timedelta(0), scenario.now - dated[other]) >= grace for other in younger)
 
 
@@ -350,13 +367,18 @@ def test_candidates_outside_min_keep_are_stale_or_in_grace_exactly_per_the_grace
 
 @EXAMPLES
 @given(scenarios())
-def test_naming_the_current_username_changes_only_its_own_verdict(scenario: Scenario) -> None:
+def test_naming_the_current_username_changes_only_its_own_verdict_and_its_ties(scenario: Scenario) -> None:
+    """AWSCURRENT is kept; and among usernames of its own date it is the one MinKeep keeps first, so their
+    verdicts may change too (a tie it settles). No other username's verdict moves."""
     with_current = judged(scenario)
     without = judge(scenario.usernames, scenario.first_seen, scenario.now, scenario.policy)
+    dated = scenario.dated()
 
     for named, unnamed in zip(with_current.verdicts, without.verdicts, strict=True):
         if named.username == scenario.current:
             assert named == dataclasses.replace(unnamed, reason=Reason.CURRENT)
+        elif scenario.current in dated and dated[named.username] == dated[scenario.current]:
+            assert named.reason is unnamed.reason or unnamed.reason is Reason.TIED
         else:
             assert named == unnamed
 
@@ -405,3 +427,39 @@ def test_a_planned_username_named_current_at_confirmation_is_not_deleted(data: s
 
     # Naming another username current changes only the verdicts of the two named usernames.
     assert confirmed == tuple(sorted(set(planned) - {renamed}))
+
+
+@EXAMPLES
+@given(scenarios(), st.randoms(use_true_random=False))
+def test_the_plan_does_not_depend_on_the_order_the_api_lists_usernames_in(scenario: Scenario, random) -> None:
+    listed = list(scenario.usernames)
+    random.shuffle(listed)
+
+    shuffled = judge(listed, scenario.first_seen, scenario.now, scenario.policy, scenario.current)
+
+    assert shuffled == judged(scenario)
+
+
+@EXAMPLES
+@given(scenarios())
+def test_the_plan_does_not_depend_on_the_usernames_names(scenario: Scenario) -> None:
+    """Renamed so that their order reverses, the same credentials get the same reasons: no rule but
+    protection reads a name (the scenario's patterns are left out here)."""
+    unprotected = dataclasses.replace(
+        scenario, policy=dataclasses.replace(scenario.policy, protected_patterns=())
+    )
+    names = sorted(set(unprotected.usernames) | set(unprotected.first_seen) | {unprotected.current or ""})
+    renamed = dict(zip(names, [f"n{index:03d}" for index in reversed(range(len(names)))], strict=True))
+    plan = judged(unprotected)
+
+    other = judge(
+        [renamed[username] for username in unprotected.usernames],
+        {renamed[username]: seen for username, seen in unprotected.first_seen.items()},
+        unprotected.now,
+        unprotected.policy,
+        renamed.get(unprotected.current) if unprotected.current else None,
+    )
+
+    assert {renamed[verdict.username]: verdict.reason for verdict in plan.verdicts} == {
+        verdict.username: verdict.reason for verdict in other.verdicts
+    }

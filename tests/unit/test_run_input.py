@@ -3,7 +3,7 @@
 import pytest
 
 from credential_rotation.errors import InvalidInput
-from credential_rotation.run_input import MAX_COMMENT_BYTES, parse_input
+from credential_rotation.run_input import MAX_COMMENT_BYTES, RunInput, parse_input
 
 
 def refusal(execution_input: object) -> str:
@@ -69,3 +69,35 @@ def test_a_comment_too_big_for_the_run_state_is_refused(comment):
     assert refusal({"Comment": comment, "DryRun": False}) == (
         f"execution input: Comment: must be at most {MAX_COMMENT_BYTES} bytes as JSON"
     )
+
+
+# Every field of RunInput but Comment: for each, null is refused, not read as "absent".
+NULLABLE_FIELDS = sorted(set(RunInput.model_fields) - {"Comment"})
+
+
+@pytest.mark.parametrize("field", NULLABLE_FIELDS)
+def test_a_field_present_with_null_is_refused_naming_it(field):
+    # {"DryRun": null} used to mean "the stack's default", which on a stack whose DryRun is false deletes.
+    assert refusal({field: None}) == (
+        f"execution input: {field}: must not be null: leave the field out to take the stack's default"
+    )
+
+
+def test_every_null_is_named_and_the_other_problems_too():
+    message = refusal({"DryRun": None, "VoiceConnectorIds": None, "MaxAgeDays": "90"})
+
+    assert "DryRun: must not be null" in message
+    assert "VoiceConnectorIds: must not be null" in message
+    assert "MaxAgeDays: Input should be a valid integer" in message
+
+
+def test_a_null_comment_is_ignored_like_any_comment():
+    assert parse_input({"Comment": None}).Comment is None
+
+
+@pytest.mark.parametrize("value", ["chime-voice-connector/rotation/", "other-team/", None, 7])
+def test_the_secret_name_prefix_is_refused_whatever_its_value(value):
+    # A run that looked under another prefix would find no secret and judge the live credential stale.
+    message = refusal({"SecretNamePrefix": value, "DryRun": True})
+
+    assert message.startswith("execution input: SecretNamePrefix: is a stack parameter only")

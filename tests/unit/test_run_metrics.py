@@ -1,35 +1,38 @@
-"""The run's numbers: counts from hand-built audit entries, the retried errors held to the state machine,
+"""The run's numbers: counts from hand-built report entries, the retried errors held to the state machine,
 and the count of retryable failures as the EMF lines a handler prints."""
 
 import json
 
 import pytest
+from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
+from credential_rotation.errors import DeletionOutcomeUnknown
 from credential_rotation.policy import Reason
 from credential_rotation.run_metrics import (
     GUARD_REASONS,
     NAMESPACE,
     RETRIED_ERRORS,
     connector_counts,
-    counts_retryable_failures,
     run_counts,
 )
+from credential_rotation.task import task
+from sandbox.lambda_runtime import LambdaContext
 from sandbox.template import REPOSITORY
 
 VC_A, VC_B = "abcdefghijklmnopqrstuv", "bcdefghijklmnopqrstuvw"
 SERVICE = "voice-connector-credential-rotation"
+CONTEXT = LambdaContext("f", "arn:aws:lambda:us-east-1:123456789012:function:f", 256, "request")
 
 
 def entry(**fields) -> dict:
     base = {
         "VoiceConnectorId": VC_A,
-        "Listed": [],
+        "Counts": {},
         "Current": None,
         "Stale": [],
         "Deleted": [],
-        "Kept": [],
-        "Reasons": {},
+        "Unconfirmed": [],
         "Rotation": None,
         "Issued": None,
         "Error": None,
@@ -42,45 +45,49 @@ def event(outcome: str, *entries: dict) -> dict:
 
 
 GUARDED = entry(
-    Listed=["a", "b", "c", "d", "e", "f", "g", "h"],
+    Counts={
+        "protected": 1,
+        "kept-for-min-keep": 1,
+        "current": 1,
+        "in-grace": 1,
+        "tied": 2,
+        "young": 1,
+        "new": 1,
+        "stale": 2,
+        "unmanaged": 1,
+    },
     Stale=["g", "h"],
     Deleted=["g"],
-    Reasons={
-        "a": "protected",
-        "b": "kept-for-min-keep",
-        "c": "current",
-        "d": "in-grace",
-        "e": "young",
-        "f": "new",
-        "g": "stale",
-        "h": "stale",
-    },
     Issued={"Username": "sip-20260301-k3v9q0zt", "VersionId": "v", "Promoted": True},
 )
 
 
 def test_a_connector_entry_as_counts():
     assert connector_counts(GUARDED) == {
-        "CredentialsListed": 8,
+        "CredentialsListed": 11,
         "CredentialsStale": 2,
         "CredentialsDeleted": 1,
+        "CredentialsUnconfirmed": 0,
+        "CredentialsUnmanaged": 1,
         "SuccessorsIssued": 1,
-        # protected, kept-for-min-keep, current, in-grace; not young, new nor stale.
-        "CredentialsKeptByGuard": 4,
+        # protected, kept-for-min-keep, current, in-grace and the two tied; not young, new, stale nor
+        # unmanaged (which no rule holds: the workflow cannot judge it at all).
+        "CredentialsKeptByGuard": 6,
         "ConnectorsFailed": 0,
     }
 
 
 @pytest.mark.parametrize(
     ("reason", "guarded"),
-    [(reason, 1) for reason in sorted(GUARD_REASONS)] + [("young", 0), ("new", 0), ("stale", 0)],
+    [(reason, 1) for reason in sorted(GUARD_REASONS)]
+    + [("young", 0), ("new", 0), ("stale", 0), ("unmanaged", 0)],
 )
 def test_only_guard_reasons_count_as_kept_by_guard(reason, guarded):
-    assert connector_counts(entry(Listed=["a"], Reasons={"a": reason}))["CredentialsKeptByGuard"] == guarded
+    assert connector_counts(entry(Counts={reason: 1}))["CredentialsKeptByGuard"] == guarded
 
 
-def test_guard_reasons_are_every_policy_reason_but_age_and_newness():
-    assert set(Reason) - {Reason.NEW, Reason.YOUNG, Reason.STALE} == GUARD_REASONS
+def test_guard_reasons_are_every_policy_reason_but_age_newness_and_unmanaged():
+    assert set(Reason) - {Reason.NEW, Reason.YOUNG, Reason.STALE, Reason.UNMANAGED} == GUARD_REASONS
 
 
 @pytest.mark.parametrize(
@@ -98,9 +105,9 @@ def test_a_successor_counts_only_once_promoted(issued, counted):
 
 def test_a_failed_connector_counts_and_its_listing_still_does():
     failed = entry(
-        Listed=["a"],
+        Counts={"stale": 1},
         Stale=["a"],
-        Reasons={"a": "stale"},
+        Unconfirmed=["a"],
         Error={"Error": "ThrottledClientException", "Cause": "", "Step": "DeleteCredentials"},
     )
 
@@ -108,6 +115,8 @@ def test_a_failed_connector_counts_and_its_listing_still_does():
         "CredentialsListed": 1,
         "CredentialsStale": 1,
         "CredentialsDeleted": 0,
+        "CredentialsUnconfirmed": 1,
+        "CredentialsUnmanaged": 0,
         "SuccessorsIssued": 0,
         "CredentialsKeptByGuard": 0,
         "ConnectorsFailed": 1,
@@ -118,21 +127,22 @@ def test_a_failed_connector_counts_and_its_listing_still_does():
 def test_run_counts_sum_the_connectors_and_count_the_run(outcome, failed):
     other = entry(
         VoiceConnectorId=VC_B,
-        Listed=["x", "y"],
+        Counts={"stale": 1, "kept-for-min-keep": 1},
         Stale=["x"],
         Deleted=["x"],
-        Reasons={"x": "stale", "y": "kept-for-min-keep"},
-        Error={"Error": "States.Timeout", "Cause": "", "Step": "ListCredentials"},
+        Error={"Error": "States.Timeout", "Cause": "", "Step": "PlanConnector"},
     )
 
     counts = run_counts(event(outcome, GUARDED, other))
 
     assert counts == {
-        "CredentialsListed": 10,
+        "CredentialsListed": 13,
         "CredentialsStale": 3,
         "CredentialsDeleted": 2,
+        "CredentialsUnconfirmed": 0,
+        "CredentialsUnmanaged": 1,
         "SuccessorsIssued": 1,
-        "CredentialsKeptByGuard": 5,
+        "CredentialsKeptByGuard": 7,
         "ConnectorsFailed": 1,
         "Runs": 1,
         "RunsFailed": failed,
@@ -146,6 +156,8 @@ def test_a_run_refused_before_planning_counts_zeros_and_a_failed_run():
         "CredentialsListed": 0,
         "CredentialsStale": 0,
         "CredentialsDeleted": 0,
+        "CredentialsUnconfirmed": 0,
+        "CredentialsUnmanaged": 0,
         "SuccessorsIssued": 0,
         "CredentialsKeptByGuard": 0,
         "ConnectorsFailed": 0,
@@ -189,7 +201,9 @@ def modeled_error(code: str) -> ClientError:
 
 
 def emitted(capsys) -> list[dict]:
-    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    """The EMF lines printed (the logger's own JSON lines left out)."""
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    return [line for line in lines if "_aws" in line]
 
 
 def metric_lines(lines: list[dict]) -> list[tuple[list[str], dict[str, list[float]]]]:
@@ -212,26 +226,26 @@ def service(monkeypatch):
 
 
 def raising(error: Exception):
-    @counts_retryable_failures
+    @task(Logger(service=SERVICE))
     def handler(event: dict, context: object) -> dict:
         raise error
 
     return handler
 
 
-def test_a_retried_error_is_counted_for_the_run_and_reraised(service, capsys):
+def test_a_retried_error_is_counted_for_the_run_and_reraised_under_its_name(service, capsys):
     error = modeled_error("ThrottledClientException")
 
-    with pytest.raises(ClientError) as raised:
-        raising(error)({"Input": {}}, None)
+    with pytest.raises(Exception, match="withheld") as raised:
+        raising(error)({"Input": {}}, CONTEXT)
 
-    assert raised.value is error
+    assert type(raised.value).__name__ == "ThrottledClientException"
     assert metric_lines(emitted(capsys)) == [(["service"], {"RetryableFailures": [1.0]})]
 
 
 def test_a_retried_error_on_a_connector_is_counted_for_it_too(service, capsys):
-    with pytest.raises(ClientError):
-        raising(modeled_error("ThrottledClientException"))({"VoiceConnectorId": VC_A}, None)
+    with pytest.raises(Exception, match="ThrottledClientException"):
+        raising(modeled_error("ThrottledClientException"))({"VoiceConnectorId": VC_A}, CONTEXT)
 
     lines = emitted(capsys)
     assert metric_lines(lines) == [
@@ -239,6 +253,13 @@ def test_a_retried_error_on_a_connector_is_counted_for_it_too(service, capsys):
         (["VoiceConnectorId", "service"], {"RetryableFailures": [1.0]}),
     ]
     assert lines[1]["VoiceConnectorId"] == VC_A
+
+
+def test_a_lost_delete_answer_is_counted_as_retryable(service, capsys):
+    with pytest.raises(DeletionOutcomeUnknown):
+        raising(DeletionOutcomeUnknown("lost"))({"VoiceConnectorId": VC_A}, CONTEXT)
+
+    assert len(metric_lines(emitted(capsys))) == 2
 
 
 @pytest.mark.parametrize(
@@ -251,17 +272,17 @@ def test_a_retried_error_on_a_connector_is_counted_for_it_too(service, capsys):
     ids=lambda error: type(error).__name__,
 )
 def test_an_error_the_state_machine_does_not_retry_emits_nothing(service, capsys, error):
-    with pytest.raises(type(error)):
-        raising(error)({"VoiceConnectorId": VC_A}, None)
+    with pytest.raises(Exception, match="withheld") as raised:
+        raising(error)({"VoiceConnectorId": VC_A}, CONTEXT)
 
+    assert type(raised.value).__name__ == type(error).__name__
     assert emitted(capsys) == []
 
 
 def test_a_handler_that_succeeds_emits_nothing_and_returns_its_result(service, capsys):
-    @counts_retryable_failures
+    @task(Logger(service=SERVICE))
     def handler(event: dict, context: object) -> dict:
         return {"Seen": event["VoiceConnectorId"]}
 
-    assert handler({"VoiceConnectorId": VC_A}, None) == {"Seen": VC_A}
-    assert handler.__name__ == "handler"
+    assert handler({"VoiceConnectorId": VC_A}, CONTEXT) == {"Seen": VC_A}
     assert emitted(capsys) == []

@@ -4,7 +4,7 @@ MaxDeletions or names more stale usernames than one audit event can carry."""
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from credential_rotation.audit import names_budget
+from credential_rotation.audit import largest_event_bytes
 from credential_rotation.models import DeletionLimitRequest
 from credential_rotation.planning import enforce_run_limits
 from credential_rotation.task import task
@@ -15,10 +15,10 @@ logger = Logger()
 @task(logger)
 def handler(event: dict, context: LambdaContext) -> dict:
     request = DeletionLimitRequest.parse(event)
-    budget = names_budget(len(request.plans), request.protected_patterns)
-    planned = enforce_run_limits(request.plans, request.max_deletions, budget)
+    largest = largest_event_bytes(request.plans, request.policy)
+    planned = enforce_run_limits(request.plans, request.max_deletions, largest)
     logger.info(
         "Run limits respected",
-        extra={"planned": planned, "max_deletions": request.max_deletions, "audit_names_budget": budget},
+        extra={"planned": planned, "max_deletions": request.max_deletions, "largest_audit_event": largest},
     )
     return {"PlannedDeletions": planned}

@@ -1,0 +1,80 @@
+"""AWSCURRENT counts only as the ledger knows it: a missing, deleted or foreign secret never makes the live
+credential look stale where this workflow issued it."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from credential_rotation.current_credential import current_username
+from credential_rotation.errors import CurrentCredentialUnverified
+from credential_rotation.ledger import ISSUING, PRESENT, LedgerRecord, LedgerView
+from credential_rotation.secret_store import SecretState
+
+NOW = datetime(2026, 4, 1, tzinfo=UTC)
+ISSUED = "sip-20260301-k3v9q0zt"
+
+
+def record(
+    username: str, version: str | None = None, promoted: bool = False, state: str = PRESENT
+) -> LedgerRecord:
+    return LedgerRecord(
+        username=username,
+        state=state,
+        first_seen_at=NOW,
+        secret_version_id=version,
+        issued_at=NOW if version else None,
+        promoted_at=NOW if promoted else None,
+    )
+
+
+PROMOTED = LedgerView({ISSUED: record(ISSUED, "v-issued", promoted=True), "pbx-old": record("pbx-old")})
+NEVER_ROTATED = LedgerView({"pbx-old": record("pbx-old")})
+LISTED = ("pbx-old", ISSUED)
+
+
+def secret(current: str | None = "v-issued", deleted: bool = False) -> SecretState:
+    versions = {"v-enrolment": ("AWSPREVIOUS",), "v-issued": ("AWSCURRENT",) if current == "v-issued" else ()}
+    if current not in (None, "v-issued"):
+        versions[current] = ("AWSCURRENT",)
+    return SecretState(
+        arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:x", versions=versions, deleted=deleted
+    )
+
+
+def test_awscurrent_names_the_credential_the_ledger_recorded_for_its_version():
+    assert current_username(secret(), PROMOTED, LISTED) == ISSUED
+
+
+@pytest.mark.parametrize(
+    ("state", "listed", "problem"),
+    [
+        (None, LISTED, "does not exist"),
+        (secret(deleted=True), LISTED, "scheduled for deletion"),
+        (secret(current=None), LISTED, "has no AWSCURRENT"),
+        (secret(current="v-planted"), LISTED, "did not issue"),
+        (secret(), ("pbx-old",), "not on the voice connector"),
+    ],
+    ids=["missing", "scheduled-for-deletion", "no-awscurrent", "planted-version", "removed-by-hand"],
+)
+def test_where_this_workflow_issued_the_credential_an_unverified_awscurrent_stops_the_connector(
+    state, listed, problem
+):
+    with pytest.raises(CurrentCredentialUnverified, match=problem) as raised:
+        current_username(state, PROMOTED, listed)
+    # The message names what is wrong, never a username.
+    assert ISSUED not in str(raised.value)
+    assert "pbx-old" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "state", [None, secret(deleted=True), secret(current=None), secret(current="v-by-hand")], ids=str
+)
+def test_a_connector_this_workflow_never_rotated_has_no_current_credential(state):
+    assert current_username(state, NEVER_ROTATED, LISTED) is None
+
+
+def test_a_first_successor_whose_promotion_was_not_recorded_yet_still_counts_as_current():
+    # FinishSecret moved AWSCURRENT, then died before the ledger said so: the version is the ledger's own.
+    view = LedgerView({ISSUED: record(ISSUED, "v-issued", state=ISSUING)})
+
+    assert current_username(secret(), view, LISTED) == ISSUED
