@@ -15,7 +15,7 @@ EVENT ?= events/dry-run.json
 SAM_ENV := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \
 	AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null SAM_CLI_TELEMETRY=0
 
-.PHONY: help setup demo run test lint validate checkov unit bench lock lock-checkov clean
+.PHONY: help setup demo run test lint validate checkov unit bench schemas lock lock-checkov clean
 
 help:
 	@echo "make demo    run the real state machine end to end in the offline sandbox"
@@ -76,6 +76,10 @@ checkov: $(CHECKOV_VENV)/.installed
 # The security tests expand the template with SAM's own translator, from the SAM virtualenv.
 unit: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(BIN)/python -m pytest
+
+# The audit event's and report's JSON Schemas, generated from their models (a test fails on drift).
+schemas: $(VENV)/.installed
+	PYTHONPATH=functions $(BIN)/python -m credential_rotation.audit_documents schemas
 
 # Cold-start import time of a handler, X-Ray tracing off and on.
 bench: $(VENV)/.installed

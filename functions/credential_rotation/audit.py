@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from credential_rotation.audit_documents import SCHEMA_VERSION
 from credential_rotation.errors import RunRecordMismatch
 from credential_rotation.models import OutcomeRecord, PlanRecord, RecordRef
 from credential_rotation.rotation_due import RotationReason
@@ -30,7 +31,6 @@ from credential_rotation.run_records import RunRecords
 
 # 2.0: the run's full report in S3 (Report names it); the event keeps per connector Counts, Stale,
 # Deleted, Unconfirmed, Issued and Error, and leaves the listing and its reasons to the report.
-SCHEMA_VERSION = "2.0"
 SUCCEEDED, PARTIAL, FAILED = "SUCCEEDED", "PARTIAL", "FAILED"
 # Step Functions keeps at most 32,768 characters of a Fail state's cause.
 MAX_CAUSE_CHARACTERS = 32_768
@@ -107,7 +107,8 @@ def _connector_entry(
         "Reasons": {username: reason.value for username, reason in plan.reasons.items()} if plan else {},
         "Stale": stale,
         "Deleted": list(outcome.deleted) if outcome else [],
-        # The delete step failed without an answer: any of the stale ones may be gone.
+        # The delete step failed, and its outcome record is not one the state vouches for: any of the
+        # stale ones may be gone (an attempt that died or got a 5xx may have deleted before it failed).
         "Unconfirmed": stale if delete_failed and outcome is None else [],
         "Skipped": list(outcome.skipped) if outcome else [],
         "Unmanaged": [entry.to_wire() for entry in plan.unmanaged] if plan else [],

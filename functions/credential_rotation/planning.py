@@ -38,7 +38,8 @@ def plan_connector(
     secrets: ConnectorSecrets,
     records: RunRecords,
     fingerprints: Fingerprints,
-) -> PlanSummary:
+) -> tuple[PlanSummary, PlanRecord]:
+    """The plan, as the state machine carries it (counts and the record's digest) and as stored."""
     vc_id = task.voice_connector_id
     listing = sort_listing(chime.usernames(vc_id))
     # Recording is observation, not change: a dry run records first-seen dates too.
@@ -80,7 +81,7 @@ def plan_connector(
     )
     counts = Counter(verdict.reason for verdict in plan.verdicts)
     counts.update({Reason.UNMANAGED: len(listing.unmanaged)} if listing.unmanaged else {})
-    return PlanSummary(
+    summary = PlanSummary(
         voice_connector_id=vc_id,
         record=records.put(plan_key(task.execution_arn, vc_id), record.to_wire()),
         counts=dict(counts),
@@ -89,6 +90,7 @@ def plan_connector(
         ledger_problems=len(observed.view.problems),
         rotation=record.rotation,
     )
+    return summary, record
 
 
 def enforce_run_limits(plans: Iterable[Mapping[str, Any]], max_deletions: int, largest_event: int) -> int:

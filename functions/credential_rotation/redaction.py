@@ -9,10 +9,13 @@ README shows how).
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 # 64 bits: no collisions among any connector's credentials, and short enough to read in a log line.
 FINGERPRINT_HEX_DIGITS = 16
+# Fingerprints in one log line, at most: a connector with thousands of credentials must not make a line
+# longer than CloudWatch Logs takes (256 KiB). The audit report names them all.
+MAX_LOGGED_FINGERPRINTS = 500
 
 
 class Fingerprints:
@@ -32,3 +35,13 @@ class Fingerprints:
 
     def of_all(self, voice_connector_id: str, usernames: Iterable[object]) -> list[str]:
         return [self.of(voice_connector_id, username) for username in usernames]
+
+
+def logged_fingerprints(
+    fingerprints: Fingerprints, voice_connector_id: str, usernames: Sequence[object]
+) -> dict:
+    """Fingerprints for a log line: how many there are, and the first MAX_LOGGED_FINGERPRINTS of them."""
+    return {
+        "count": len(usernames),
+        "fingerprints": fingerprints.of_all(voice_connector_id, usernames[:MAX_LOGGED_FINGERPRINTS]),
+    }

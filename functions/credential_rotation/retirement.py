@@ -55,7 +55,9 @@ def retire_stale(
     secrets: ConnectorSecrets,
     records: RunRecords,
     deleted_at: datetime,
-) -> DeletionSummary:
+) -> tuple[DeletionSummary, OutcomeRecord]:
+    """What was deleted, as the state machine carries it (counts and the record's digest) and as the
+    record holds it."""
     vc_id = request.voice_connector_id
     planned = set(read_plan(request, records).stale)
     fresh = sort_listing(chime.usernames(vc_id)).managed
@@ -90,12 +92,13 @@ def retire_stale(
         skipped=tuple(sorted(planned - deleted)),
         ledger_updated=ledger_updated,
     )
-    return DeletionSummary(
+    summary = DeletionSummary(
         deleted=len(outcome.deleted),
         skipped=len(outcome.skipped),
         outcome=records.put(outcome_key(request.execution_arn, vc_id), outcome.to_wire()),
         ledger_updated=ledger_updated,
     )
+    return summary, outcome
 
 
 def _deleted_by_earlier_attempt(

@@ -1,10 +1,13 @@
 """The Chime SDK Voice adapter over the emulator: modelled errors surface under the service's names."""
 
 import boto3
+import botocore.exceptions
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from credential_rotation.chime import VoiceConnectorCredentials
+from credential_rotation.chime import VoiceConnectorCredentials, proves_nothing_deleted
+from credential_rotation.errors import DeletionOutcomeUnknown
 from credential_rotation.wiring import CHIME_CLIENT_CONFIG
 from sandbox.chime_emulator import ERROR_STATUS, chimesdkvoice_backends
 from tests.emulator.test_chime_emulator import fake_credentials, new_connector  # noqa: F401 - fixture
@@ -65,3 +68,61 @@ def test_delete_of_nothing_is_refused_before_any_call(adapter, backend):
     with pytest.raises(ValueError, match="must not be empty"):
         adapter.delete(connector_id, [])
     assert all(call.operation != "DeleteVoiceConnectorTerminationCredentials" for call in backend.calls)
+
+
+# Every error botocore raises when a request's answer never arrives: below the service, so whether the
+# service acted on the request is unknown.
+TRANSPORT_ERRORS = sorted(
+    (
+        error
+        for error in vars(botocore.exceptions).values()
+        if isinstance(error, type)
+        and issubclass(error, (botocore.exceptions.HTTPClientError, botocore.exceptions.ConnectionError))
+    ),
+    key=lambda error: error.__name__,
+)
+
+
+def test_the_transport_errors_are_the_ones_botocore_has():
+    names = {error.__name__ for error in TRANSPORT_ERRORS}
+    assert {
+        "ConnectionClosedError",
+        "ReadTimeoutError",
+        "ConnectTimeoutError",
+        "EndpointConnectionError",
+    } <= names
+
+
+@pytest.mark.parametrize("error", TRANSPORT_ERRORS, ids=lambda error: error.__name__)
+def test_a_delete_whose_answer_is_lost_is_an_unknown_outcome(adapter, backend, monkeypatch, error):
+    connector_id = new_connector(adapter._client, ["a", "b"])
+    real_delete = adapter._client.delete_voice_connector_termination_credentials
+
+    def delete_then_lose_the_answer(**request):
+        real_delete(**request)  # the service acted
+        raise error(endpoint_url="https://voice-chime.us-east-1.amazonaws.com", error="lost", proxy_url="p")
+
+    monkeypatch.setattr(
+        adapter._client, "delete_voice_connector_termination_credentials", delete_then_lose_the_answer
+    )
+
+    with pytest.raises(DeletionOutcomeUnknown, match=error.__name__):
+        adapter.delete(connector_id, ["a"])
+    assert adapter.usernames(connector_id) == ("b",)
+
+
+@pytest.mark.parametrize("error", sorted(ERROR_STATUS))
+def test_only_a_refusal_proves_that_a_delete_deleted_nothing(adapter, backend, error):
+    connector_id = new_connector(adapter._client, ["u"])
+    backend.faults.script("DeleteVoiceConnectorTerminationCredentials", [error])
+
+    with pytest.raises(ClientError) as raised:
+        adapter.delete(connector_id, ["u"])
+
+    assert proves_nothing_deleted(raised.value) is (ERROR_STATUS[error] < 500)
+
+
+def test_an_answer_without_a_status_proves_nothing():
+    assert not proves_nothing_deleted(
+        ClientError({"Error": {"Code": "Odd"}}, "DeleteVoiceConnectorTerminationCredentials")
+    )

@@ -426,6 +426,19 @@ def resource_policy_findings(template: Mapping[str, Any]) -> list[str]:
                 elif isinstance(principal, Mapping) and "Service" in principal:
                     where = f"{logical_id} {statement.get('Sid', '')}"
                     findings += service_principal_findings(template, where, statement)
+    # A function's resource policy, one statement per permission: a service may invoke it for this stack's
+    # own resource only (SAM writes one for the ReleaseRunLock rule).
+    for logical_id, properties in resources_of_type(template, "AWS::Lambda::Permission"):
+        if is_wildcard(properties.get("Action")) or properties.get("Action") != "lambda:InvokeFunction":
+            findings.append(f"{logical_id}: {describe(properties.get('Action'))}, not lambda:InvokeFunction")
+        if not str(properties.get("Principal", "")).endswith(".amazonaws.com"):
+            findings.append(
+                f"{logical_id}: principal {describe(properties.get('Principal'))} is not a service"
+            )
+        elif not source_arn_is_this_stacks(template, properties.get("SourceArn")):
+            findings.append(
+                f"{logical_id}: SourceArn {describe(properties.get('SourceArn'))} is not this stack's"
+            )
     return findings
 
 
@@ -525,10 +538,10 @@ def tracing_findings(template: Mapping[str, Any]) -> list[str]:
     as it traces (Tracing Active), never as a standing grant."""
     traced = traced_roles(template)
     return [
-        f"{role}: {sorted(allowed_actions(statement, 'xray'))}, but nothing that runs as it traces"
-        for role, _ in resources_of_type(template, "AWS::IAM::Role")
-        if role not in traced
-        for statement in role_statements(template, role)
+        f"{where}: {sorted(allowed_actions(statement, 'xray'))}, but nothing that runs as its role traces"
+        for where, document in identity_policies(template)
+        if where.split("/")[0] not in traced
+        for statement in statements(document)
         if allowed_actions(statement, "xray")
     ]
 
@@ -713,6 +726,34 @@ def test_the_state_machine_role_may_write_the_logs_and_traces_it_is_configured_f
     assert not missing, "\n".join(f"{problem}  [{label}]" for problem, label in missing.items())
 
 
+def test_only_the_release_rule_may_invoke_the_release_function(every_deployment):
+    """The function that deletes the run lock runs when this state machine's execution ends, in any of the
+    four ways, and on nothing else; the task functions have no resource policy at all (the state machine
+    invokes them with its role)."""
+    function_arn = {"Fn::GetAtt": ["ReleaseRunLockFunction", "Arn"]}
+    for deployment in every_deployment:
+        template = deployment.template
+        rules = {
+            logical_id: properties
+            for logical_id, properties in resources_of_type(template, "AWS::Events::Rule")
+            if any(target["Arn"] == function_arn for target in properties["Targets"])
+        }
+        ((rule_id, rule),) = rules.items()
+        assert [target["Arn"] for target in rule["Targets"]] == [function_arn]
+        detail = rule["EventPattern"]["detail"]
+        assert detail["stateMachineArn"] == [{"Ref": "RotationStateMachine"}]
+        assert sorted(detail["status"]) == ["ABORTED", "FAILED", "SUCCEEDED", "TIMED_OUT"]
+        permissions = [properties for _, properties in resources_of_type(template, "AWS::Lambda::Permission")]
+        assert permissions == [
+            {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": {"Ref": "ReleaseRunLockFunction"},
+                "Principal": "events.amazonaws.com",
+                "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]},
+            }
+        ], deployment.label
+
+
 # The secrets' name prefix: a stack parameter, or by default one that holds the stack's name.
 
 PREFIX = {
@@ -881,6 +922,12 @@ def plant_source_condition(resource: str, sid: str, condition: dict) -> Callable
     return plant
 
 
+def plant_open_invocation(template: dict) -> dict:
+    (permission,) = [logical_id for logical_id, _ in resources_of_type(template, "AWS::Lambda::Permission")]
+    del template["Resources"][permission]["Properties"]["SourceArn"]
+    return template
+
+
 def plant_shared_log_group(template: dict) -> dict:
     properties = template["Resources"]["ResolveRunFunction"]["Properties"]
     properties["LoggingConfig"]["LogGroup"] = {"Ref": "PlanConnectorLogGroup"}
@@ -983,6 +1030,7 @@ PLANTS = {
         "ResolveRunRole",
     ),
     "two functions sharing a log group": plant_shared_log_group,
+    "the release function invocable by any rule": plant_open_invocation,
     "X-Ray for a role whose function does not trace": lambda t: with_statement(
         t,
         {"Effect": "Allow", "Action": sorted(XRAY_WRITE_ACTIONS), "Resource": "*"},

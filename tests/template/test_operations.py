@@ -1,5 +1,6 @@
 """Operating the rotation safely: alerts, alarms, the dashboard, logs, tracing, the schedule's retries and
-dead-letter queue, and encryption at rest. First the template as a document, then the stack in the sandbox.
+dead-letter queue, the run lock's release when an execution ends, and encryption at rest. First the
+template as a document, then the stack in the sandbox.
 """
 
 import json
@@ -9,6 +10,7 @@ import pytest
 from moto.events.models import EventPattern
 from moto.events.utils import EventTemplateParser
 
+from credential_rotation.run_lock import LEASE, RunLock
 from credential_rotation.run_metrics import NAMESPACE, run_counts
 from sandbox.session import Sandbox
 from sandbox.template import load_template
@@ -16,6 +18,7 @@ from sandbox.template import load_template
 ALERTS = {"Ref": "AlertsTopic"}
 STATE_MACHINE = {"Ref": "RotationStateMachine"}
 BAD_ENDS = {"FAILED", "TIMED_OUT", "ABORTED"}
+ENDS = BAD_ENDS | {"SUCCEEDED"}
 CONSOLE_LINK = (
     "https://${AWS::Region}.console.aws.amazon.com/states/home?region=${AWS::Region}"
     "#/v2/executions/details/<executionArn>"
@@ -111,6 +114,35 @@ def test_the_rule_tells_the_alerts_topic_which_execution_and_links_to_it(templat
     assert isinstance(json.loads(text.replace("${AWS::Region}", "us-east-1")), str)
 
 
+# The run lock's release
+
+
+def release_event(template: dict) -> dict:
+    (event,) = properties(template, "ReleaseRunLockFunction")["Events"].values()
+    return event
+
+
+def test_the_run_lock_is_released_when_an_execution_of_this_state_machine_ends_in_any_way(template):
+    """PublishAudit releases it on every path that reaches it; a run that times out, is aborted or fails
+    before that never does, and without this rule would block applying runs for the whole lease."""
+    event = release_event(template)
+    assert event["Type"] == "EventBridgeRule"
+    rule = event["Properties"]
+    # The default bus, where Step Functions sends its status changes.
+    assert "EventBusName" not in rule
+    pattern = rule["Pattern"]
+    assert pattern["source"] == ["aws.states"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert pattern["detail"]["stateMachineArn"] == [STATE_MACHINE]
+    assert sorted(pattern["detail"]["status"]) == sorted(ENDS)
+
+
+def test_a_release_that_keeps_failing_is_retried_no_longer_than_the_lease_lasts(template):
+    retry = release_event(template)["Properties"]["RetryPolicy"]
+    assert retry["MaximumRetryAttempts"] >= 1
+    assert retry["MaximumEventAgeInSeconds"] <= LEASE.total_seconds()
+
+
 # Alarms
 
 ALARMS = {
@@ -202,7 +234,9 @@ def test_no_success_alarm_days_stay_within_what_cloudwatch_evaluates(template):
 # Alerts topic, its key and its policy
 
 
-def test_alerts_topic_policy_lets_only_this_rule_and_this_accounts_alarms_publish(template):
+def test_alerts_topic_policy_lets_only_this_stacks_rule_and_alarms_publish(template):
+    """Exactly the ARNs of this stack's rule and three alarms: no other alarm or rule of the account (an
+    ArnLike on alarm:* would let any of them page through this topic)."""
     policy = properties(template, "AlertsTopicPolicy")
     assert policy["Topics"] == [ALERTS]
     by_principal = {
@@ -218,13 +252,29 @@ def test_alerts_topic_policy_lets_only_this_rule_and_this_accounts_alarms_publis
     events = by_principal["events.amazonaws.com"]["Condition"]
     assert events == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["RunFailedRule", "Arn"]}}}
     alarms = by_principal["cloudwatch.amazonaws.com"]["Condition"]
-    assert alarms["ArnLike"]["aws:SourceArn"] == {
-        "Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"
-    }
-    assert alarms["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+    assert set(alarms) == {"ArnEquals"}
+    assert sorted(value["Fn::GetAtt"][0] for value in alarms["ArnEquals"]["aws:SourceArn"]) == sorted(ALARMS)
+    assert all(value["Fn::GetAtt"][1] == "Arn" for value in alarms["ArnEquals"]["aws:SourceArn"])
 
 
-def test_the_alerts_key_lets_eventbridge_and_cloudwatch_encrypt_for_this_account_only(template):
+def named_arn(service: str, resource: str) -> str:
+    """The ARN of a rule or alarm of this stack, built from the name the template gives it."""
+    return f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{resource}"
+
+
+def test_the_rule_and_alarms_have_the_names_the_alerts_key_names(template):
+    assert the_rule(template)["Name"] == {"Fn::Sub": "${AWS::StackName}-run-failed"}
+    for alarm in ALARMS:
+        name = properties(template, alarm)["AlarmName"]["Fn::Sub"]
+        assert name.startswith("${AWS::StackName}-"), alarm
+        assert "*" not in name, alarm
+
+
+def test_the_alerts_key_lets_eventbridge_and_cloudwatch_encrypt_for_this_stacks_rule_and_alarms_only(
+    template,
+):
+    """The key cannot name the rule and alarms with GetAtt (they act on the topic the key encrypts, a
+    circular dependency), so it builds their ARNs from the names they are given: the same names, exactly."""
     key_id = properties(template, "AlertsTopic")["KmsMasterKeyId"]["Ref"]
     statements = properties(template, key_id)["KeyPolicy"]["Statement"]
     services = {
@@ -232,16 +282,21 @@ def test_the_alerts_key_lets_eventbridge_and_cloudwatch_encrypt_for_this_account
         for statement in statements
         if "Service" in statement["Principal"]
     }
-    account = "${AWS::Region}:${AWS::AccountId}"
-    expected_source = {
-        "events.amazonaws.com": f"arn:${{AWS::Partition}}:events:{account}:rule/*",
-        "cloudwatch.amazonaws.com": f"arn:${{AWS::Partition}}:cloudwatch:{account}:alarm:*",
+    rule_name = the_rule(template)["Name"]["Fn::Sub"]
+    alarm_names = [properties(template, alarm)["AlarmName"]["Fn::Sub"] for alarm in sorted(ALARMS)]
+    expected_sources = {
+        "events.amazonaws.com": [named_arn("events", f"rule/{rule_name}")],
+        "cloudwatch.amazonaws.com": [named_arn("cloudwatch", f"alarm:{name}") for name in alarm_names],
     }
-    assert set(services) == set(expected_source)
+    assert set(services) == set(expected_sources)
     for service, statement in services.items():
         assert statement["Effect"] == "Allow"
         assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
-        assert statement["Condition"] == {"ArnLike": {"aws:SourceArn": {"Fn::Sub": expected_source[service]}}}
+        (operator,) = statement["Condition"]
+        assert operator == "ArnEquals"
+        sources = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+        sources = [sources] if isinstance(sources, dict) else sources
+        assert sorted(source["Fn::Sub"] for source in sources) == sorted(expected_sources[service])
 
 
 def test_the_audit_key_serves_no_service_principal(template):
@@ -350,6 +405,24 @@ def test_every_custom_metric_on_the_dashboard_is_one_the_functions_emit(template
     emitted = set(run_counts(audit_event)) | {"RetryableFailures"}
     shown = {metric[1] for metric in dashboard_metrics(dashboard_body(template)) if metric[0] == NAMESPACE}
     assert shown <= emitted
+
+
+def test_the_functions_log_json_at_the_log_level_the_stack_is_given(template):
+    """Lambda's advanced logging controls, JSON so that the runtime's own records are structured too, and
+    Powertools at the same level: DEBUG only when asked, and then the runtime's records too."""
+    parameter = template["Parameters"]["LogLevel"]
+    assert (parameter["AllowedValues"], parameter["Default"]) == (["INFO", "DEBUG"], "INFO")
+    assert template["Conditions"]["DebugLogging"] == {"Fn::Equals": [{"Ref": "LogLevel"}, "DEBUG"]}
+    function = template["Globals"]["Function"]
+    assert function["LoggingConfig"] == {
+        "LogFormat": "JSON",
+        "ApplicationLogLevel": {"Ref": "LogLevel"},
+        "SystemLogLevel": {"Fn::If": ["DebugLogging", "DEBUG", "INFO"]},
+    }
+    assert function["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
+    # Each function adds its own log group and nothing else, so the level is one switch for all.
+    for name, spec in resources(template, "AWS::Serverless::Function").items():
+        assert set(spec["Properties"]["LoggingConfig"]) == {"LogGroup"}, name
 
 
 # The dashboard
@@ -561,3 +634,113 @@ def test_the_deployed_functions_trace_when_asked(sandbox):
         configuration = client.get_function_configuration(FunctionName=sandbox.stack.physical_ids[name])
         assert configuration["TracingConfig"] == {"Mode": "Active"}
         assert configuration["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == "false"
+
+
+def test_the_deployed_functions_log_at_the_default_level(sandbox):
+    client = sandbox.client("lambda")
+    for name in ("ResolveRunFunction", "ReleaseRunLockFunction"):
+        configuration = client.get_function_configuration(FunctionName=sandbox.stack.physical_ids[name])
+        variables = configuration["Environment"]["Variables"]
+        assert (variables["AWS_LAMBDA_LOG_LEVEL"], variables["POWERTOOLS_LOG_LEVEL"]) == ("INFO", "INFO")
+        assert variables["AWS_LAMBDA_LOG_FORMAT"] == "JSON"
+
+
+def test_the_deployed_alerts_key_and_topic_name_exactly_the_deployed_rule_and_alarms(sandbox):
+    """The key builds the ARNs from names, the topic policy takes them from the resources: both must be the
+    ARNs the rule and alarms really have, or the alerts would not be delivered."""
+    rule, _ = deployed_rule(sandbox)
+    alarms = sandbox.client("cloudwatch").describe_alarms(AlarmNamePrefix=f"{sandbox.stack.name}-")
+    expected = {
+        "events.amazonaws.com": {rule["Arn"]},
+        "cloudwatch.amazonaws.com": {alarm["AlarmArn"] for alarm in alarms["MetricAlarms"]},
+    }
+    assert len(expected["cloudwatch.amazonaws.com"]) == len(ALARMS)
+    key_policy = sandbox.client("kms").get_key_policy(
+        KeyId=sandbox.stack.physical_ids["AlertsKey"], PolicyName="default"
+    )["Policy"]
+    topic_policy = sandbox.client("sns").get_topic_attributes(TopicArn=sandbox.stack.alerts_topic_arn)[
+        "Attributes"
+    ]["Policy"]
+    for policy in (key_policy, topic_policy):
+        sources = {}
+        for statement in json.loads(policy)["Statement"]:
+            if "Service" not in statement["Principal"]:
+                continue
+            arns = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+            sources[statement["Principal"]["Service"]] = set(arns if isinstance(arns, list) else [arns])
+        assert sources == expected
+
+
+def release_rule(sandbox: Sandbox) -> tuple[dict, dict]:
+    """The deployed rule that targets the ReleaseRunLock function, and that target."""
+    events = sandbox.client("events")
+    function_arn = sandbox.client("lambda").get_function(
+        FunctionName=sandbox.stack.physical_ids["ReleaseRunLockFunction"]
+    )["Configuration"]["FunctionArn"]
+    found = [
+        (rule, target)
+        for rule in events.list_rules()["Rules"]
+        for target in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+        if target["Arn"] == function_arn
+    ]
+    (only,) = found
+    return only
+
+
+@pytest.mark.parametrize("status", sorted(ENDS))
+def test_the_deployed_release_rule_fires_on_every_end(sandbox, status):
+    rule, _ = release_rule(sandbox)
+    assert EventPattern.load(rule["EventPattern"]).matches_event(status_change(sandbox, status))
+
+
+@pytest.mark.parametrize("status", ["RUNNING", "PENDING_REDRIVE"])
+def test_the_deployed_release_rule_ignores_a_run_that_goes_on(sandbox, status):
+    rule, _ = release_rule(sandbox)
+    assert not EventPattern.load(rule["EventPattern"]).matches_event(status_change(sandbox, status))
+
+
+def test_the_deployed_release_rule_ignores_other_state_machines(sandbox):
+    rule, _ = release_rule(sandbox)
+    other = sandbox.stack.state_machine_arn + "-other"
+    assert not EventPattern.load(rule["EventPattern"]).matches_event(status_change(sandbox, "ABORTED", other))
+
+
+def send(sandbox: Sandbox, event: dict) -> None:
+    """EventBridge delivers the event to the rules that match it (the sandbox's event bus)."""
+    sandbox.client("events").put_events(
+        Entries=[
+            {
+                "Source": event["source"],
+                "DetailType": event["detail-type"],
+                "Detail": json.dumps(event["detail"]),
+            }
+        ]
+    )
+
+
+@pytest.mark.parametrize(("status", "released"), [("ABORTED", True), ("TIMED_OUT", True), ("RUNNING", False)])
+def test_an_execution_that_ends_gives_back_the_run_lock_it_holds(sandbox, status, released):
+    event = status_change(sandbox, status)
+    lock = RunLock(sandbox.client("dynamodb"), sandbox.stack.table_name)
+    lock.acquire(event["detail"]["executionArn"], sandbox.now())
+    try:
+        send(sandbox, event)
+        assert (sandbox.run_lock_holder() is None) is released
+    finally:
+        lock.release(event["detail"]["executionArn"])
+        sandbox.alerts()
+
+
+def test_a_bad_end_reaches_the_alerts_topic_with_its_console_link(sandbox):
+    sandbox.alerts()
+    send(sandbox, status_change(sandbox, "TIMED_OUT"))
+    (alert,) = sandbox.alerts()
+    assert "ended TIMED_OUT" in alert
+    assert "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1" in alert
+
+
+def test_the_deployed_function_roles_may_write_traces_when_tracing_is_active(sandbox):
+    iam = sandbox.client("iam")
+    for name in ("ResolveRunRole", "ReleaseRunLockRole"):
+        role = sandbox.stack.physical_ids[name]
+        assert "xray" in iam.list_role_policies(RoleName=role)["PolicyNames"], name

@@ -1,8 +1,8 @@
 """Runs the real state machine and checks the rotation invariants after every run.
 
 The checks use only what a person could observe from outside: the connectors' listings before and after
-the run, the connector's secret, and the run's audit event. They never read the ledger or the code's own
-helpers, so a wrong helper cannot confirm itself.
+the run, the connector's secret, the run's audit event and its report. They never read the ledger or the
+code's own helpers, so a wrong helper cannot confirm itself.
 """
 
 from collections import Counter
@@ -28,6 +28,7 @@ class RotationWatch:
     runs: int = 0
     checks: int = 0
     events: list[dict] = field(default_factory=list)
+    reports: list[dict] = field(default_factory=list)
 
     def add_connector(self, name: str, usernames: list[str]) -> str:
         connector_id = self.sandbox.create_voice_connector(name, usernames)
@@ -54,6 +55,7 @@ class RotationWatch:
         after = self.listing()
         self.runs += 1
         self.events.append(event)
+        self.reports.append(self.sandbox.report(event))
         for vc in self.connectors.values():
             for username in after[vc] - before[vc]:
                 self.appeared.setdefault((vc, username), started)
@@ -65,6 +67,10 @@ class RotationWatch:
             item for item in event["VoiceConnectors"] if item["VoiceConnectorId"] == voice_connector_id
         ]
         return entry
+
+    def reasons(self, voice_connector_id: str) -> dict[str, str]:
+        """Every username's reason on the connector, from the last run's report."""
+        return self.entry(self.reports[-1], voice_connector_id)["Reasons"]
 
     def _check(self, vc: str, before: set[str], after: set[str], started: datetime, event: dict) -> None:
         entry = self.entry(event, vc)
@@ -99,11 +105,11 @@ class RotationWatch:
                 f"{vc}: protected {username} deleted",
             )
             self._expect(username != entry["Current"], f"{vc}: AWSCURRENT {username} deleted")
-        # Every change appears in the run's audit event: a deletion in Deleted (or, when the deletion
-        # step failed, in Stale with that step's error), an addition in Issued.
-        unsure = entry["Stale"] if (entry["Error"] or {}).get("Step") == "DeleteCredentials" else []
+        # Every change appears in the run's audit event: a deletion in Deleted (or, when the delete step
+        # failed without an answer, in Unconfirmed), an addition in Issued.
         self._expect(
-            removed <= set(entry["Deleted"]) | set(unsure), f"{vc}: a deletion missing from the audit"
+            removed <= set(entry["Deleted"]) | set(entry["Unconfirmed"]),
+            f"{vc}: a deletion missing from the audit",
         )
         issued = entry["Issued"]["Username"] if entry["Issued"] else None
         self._expect(added <= {issued}, f"{vc}: a credential appeared that the audit does not report")

@@ -53,7 +53,7 @@ def emitted_since(sandbox: Sandbox, start: int) -> list[dict]:
     return records
 
 
-def test_a_scheduled_run_emits_its_audit_events_numbers_once_and_per_connector():
+def test_a_scheduled_run_emits_its_reports_numbers_once_and_per_connector():
     with applying_sandbox() as sandbox:
         ids = seed(sandbox)
         start = len(sandbox.metrics())
@@ -62,16 +62,19 @@ def test_a_scheduled_run_emits_its_audit_events_numbers_once_and_per_connector()
         execution = sandbox.fire_schedule()
 
         (event,) = sandbox.audit_events()
+        report = sandbox.report(event)
         records = emitted_since(sandbox, start)
         retiring = sorted(sandbox.usernames(ids["retiring"]))
     assert execution.status == "SUCCEEDED", execution.error
     (run,) = [record for record in records if record["Dimensions"] == SERVICE]
-    assert run["Values"] == run_counts(event)
+    assert run["Values"] == run_counts(report)
     # Read from outside too, so that a wrong run_counts cannot confirm itself.
     assert run["Values"] == {
         "CredentialsListed": 5,
         "CredentialsStale": 2,  # pbx-a1, pbx-a2
         "CredentialsDeleted": 2,
+        "CredentialsUnconfirmed": 0,
+        "CredentialsUnmanaged": 0,
         "SuccessorsIssued": 1,  # on "due"
         "CredentialsKeptByGuard": 1,  # pbx-b1, kept for MinKeep
         "ConnectorsFailed": 0,

@@ -4,7 +4,6 @@ import json
 
 import pytest
 
-from credential_rotation.redaction import fingerprint
 from tests.workflow.conftest import connector
 
 DELETE = "DeleteVoiceConnectorTerminationCredentials"
@@ -24,6 +23,11 @@ def published(sandbox, audit_schema) -> dict:
     return event
 
 
+def reasons(sandbox, event: dict, voice_connector_id: str) -> dict[str, str]:
+    """Every username's reason on the connector, from the report the event names."""
+    return connector(sandbox.report(event), voice_connector_id)["Reasons"]
+
+
 def chime_calls(sandbox, operation: str) -> list:
     return [call for call in sandbox.chime_backend.calls if call.operation == operation]
 
@@ -37,8 +41,8 @@ def test_a_real_run_deletes_the_stale_and_keeps_the_rest(sandbox, fleet, audit_s
 
     assert execution.status == "SUCCEEDED"
     event = published(sandbox, audit_schema)
-    assert execution.output == event
-    assert event["Outcome"] == "SUCCEEDED"
+    assert execution.output["Outcome"] == event["Outcome"] == "SUCCEEDED"
+    assert execution.output["Report"] == event["Report"]
     assert event["DryRun"] is False
     assert event["Trigger"] == "manual"
     assert event["Policy"] == {
@@ -50,15 +54,20 @@ def test_a_real_run_deletes_the_stale_and_keeps_the_rest(sandbox, fleet, audit_s
         "Rotate": False,
         "RotateAfterDays": 60,
         "UsernamePrefix": "sip-",
-        "SecretNamePrefix": "chime-voice-connector/termination/",
+        # The stack's own prefix, named after the stack ("rotation" in the sandbox).
+        "SecretNamePrefix": "chime-voice-connector/rotation/",
     }
     pbx = connector(event, fleet.ids["pbx"])
     assert pbx["Stale"] == pbx["Deleted"] == ["sip-old-1", "sip-old-2"]
-    assert pbx["Kept"] == ["sip-new"]
-    assert pbx["Reasons"] == {"sip-new": "young", "sip-old-1": "stale", "sip-old-2": "stale"}
+    assert pbx["Counts"] == {"young": 1, "stale": 2}
+    assert reasons(sandbox, event, fleet.ids["pbx"]) == {
+        "sip-new": "young",
+        "sip-old-1": "stale",
+        "sip-old-2": "stale",
+    }
     sbc = connector(event, fleet.ids["sbc"])
     assert sbc["Deleted"] == []
-    assert sbc["Reasons"] == {"sip-only": "kept-for-min-keep"}
+    assert reasons(sandbox, event, fleet.ids["sbc"]) == {"sip-only": "kept-for-min-keep"}
     assert sandbox.usernames(fleet.ids["pbx"]) == ["sip-new"]
     assert sandbox.usernames(fleet.ids["sbc"]) == ["sip-only"]
     assert len(chime_calls(sandbox, DELETE)) == 1  # one call per connector with work, none for the other
@@ -98,8 +107,8 @@ def test_a_dry_run_still_dates_new_usernames(sandbox, audit_schema):
     sandbox.run({"DryRun": True})
 
     events = [message["Body"] for message in sandbox.audit_messages()]
-    assert connector(events[0], connector_id)["Reasons"] == {"sip-a": "new"}
-    assert connector(events[1], connector_id)["Reasons"] == {"sip-a": "kept-for-min-keep"}
+    assert reasons(sandbox, events[0], connector_id) == {"sip-a": "new"}
+    assert reasons(sandbox, events[1], connector_id) == {"sip-a": "kept-for-min-keep"}
 
 
 def test_throttling_is_retried_with_exponential_backoff_then_succeeds(sandbox, fleet, audit_schema):
@@ -155,7 +164,7 @@ def test_exhausted_retries_fail_that_connector_only(sandbox, fleet, audit_schema
     assert (execution.status, execution.error) == ("FAILED", "PartiallyFailed")
     assert sandbox.retry_clock.caps == [1, 2, 4, 8, 16, 20]
     event = published(sandbox, audit_schema)
-    assert execution.audit_event == event
+    assert json.loads(execution.cause)["Report"] == event["Report"]
     assert event["Outcome"] == "PARTIAL"
     pbx = connector(event, fleet.ids["pbx"])
     assert pbx["Error"]["Error"] == "ThrottledClientException"
@@ -227,7 +236,9 @@ def test_no_voice_connectors_is_a_successful_run_with_nothing_to_do(sandbox, aud
         ({"UsernamePrefix": "sip:"}, "UsernamePrefix"),
         ({"UsernamePrefix": ""}, "UsernamePrefix"),
         ({"SecretNamePrefix": "other-team/"}, "SecretNamePrefix"),
-        ({"SecretNamePrefix": "chime-voice-connector/termination/ spaces"}, "SecretNamePrefix"),
+        ({"SecretNamePrefix": "chime-voice-connector/rotation/"}, "SecretNamePrefix"),
+        ({"DryRun": None}, "DryRun"),
+        ({"VoiceConnectorIds": None}, "VoiceConnectorIds"),
     ],
 )
 def test_invalid_input_is_refused_before_anything_is_listed(
@@ -276,9 +287,19 @@ def test_protected_usernames_are_never_deleted(sandbox, fleet, audit_schema):
     sandbox.run({"DryRun": False, "ProtectedUsernames": ["break-*"]})
 
     assert sorted(sandbox.usernames(fleet.ids["pbx"])) == ["break-glass", "sip-new"]
-    assert (
-        connector(published(sandbox, audit_schema), fleet.ids["pbx"])["Reasons"]["break-glass"] == "protected"
-    )
+    event = published(sandbox, audit_schema)
+    assert reasons(sandbox, event, fleet.ids["pbx"])["break-glass"] == "protected"
+
+
+def test_a_protected_name_protects_itself_even_where_it_is_also_a_glob(sandbox, fleet, audit_schema):
+    # As a glob, "svc[1]" matches "svc1" only: "svc[1]" itself used to be deleted.
+    fleet.age({"pbx": {"old": ["svc[1]", "svc1", "sip-old"], "young": ["sip-new"]}})
+
+    sandbox.run({"DryRun": False, "ProtectedUsernames": ["svc[1]"]})
+
+    assert sorted(sandbox.usernames(fleet.ids["pbx"])) == ["sip-new", "svc1", "svc[1]"]
+    event = published(sandbox, audit_schema)
+    assert connector(event, fleet.ids["pbx"])["Deleted"] == ["sip-old"]
 
 
 def test_the_delete_step_rechecks_min_keep_against_a_fresh_listing(sandbox, fleet, audit_schema):
@@ -302,13 +323,13 @@ def test_the_delete_step_rechecks_min_keep_against_a_fresh_listing(sandbox, flee
     execution = sandbox.run({"DryRun": False, "MinKeep": 1})
 
     assert execution.status == "SUCCEEDED"
-    remaining = sandbox.usernames(pbx)
-    assert len(remaining) == 1
+    # Re-judged on the fresh listing, the two old ones are the youngest left, first seen the same night:
+    # MinKeep would have to choose one of them, and does not toss a coin. Neither is deleted.
+    assert sandbox.usernames(pbx) == ["sip-old-1", "sip-old-2"]
     event = published(sandbox, audit_schema)
     entry = connector(event, pbx)
-    assert entry["Stale"] == ["sip-old-1", "sip-old-2"]
-    assert len(entry["Deleted"]) == 1
-    assert set(entry["Deleted"]) | set(remaining) == {"sip-old-1", "sip-old-2"}
+    assert (entry["Stale"], entry["Deleted"]) == (["sip-old-1", "sip-old-2"], [])
+    assert connector(sandbox.report(event), pbx)["Skipped"] == ["sip-old-1", "sip-old-2"]
 
 
 def test_usernames_already_gone_at_delete_time_are_not_an_error(sandbox, fleet, audit_schema):
@@ -330,13 +351,44 @@ def test_usernames_already_gone_at_delete_time_are_not_an_error(sandbox, fleet, 
     assert connector(published(sandbox, audit_schema), pbx)["Deleted"] == ["sip-old-1", "sip-old-2"]
 
 
-def test_a_failed_execution_carries_the_audit_event_as_its_cause(sandbox, audit_schema):
+def test_a_failed_execution_summarises_the_run_and_names_its_report(sandbox, audit_schema):
     execution = sandbox.run({"MaxAgeDays": 0})
 
-    assert json.loads(execution.cause) == published(sandbox, audit_schema)
+    cause = json.loads(execution.cause)
+    event = published(sandbox, audit_schema)
+    assert (cause["Outcome"], cause["Error"], cause["Report"]) == ("FAILED", "InvalidInput", event["Report"])
+    assert cause["Cause"] == event["Error"]["Cause"]
+    assert cause["ExecutionArn"] == execution.arn
 
 
-def test_function_logs_carry_fingerprints_never_usernames(sandbox, fleet):
+def test_every_run_writes_its_whole_report_under_object_lock(sandbox, fleet, audit_schema, report_schema):
+    fleet.age({"pbx": {"old": ["sip-old"], "young": ["sip-new"]}})
+
+    sandbox.run({"DryRun": False})
+
+    event = published(sandbox, audit_schema)
+    report = sandbox.report(event)
+    report_schema.validate(report)
+    location = event["Report"]
+    assert location["Key"].startswith(f"reports/{event['StartedAt'][:10].replace('-', '/')}/")
+    head = sandbox.client("s3").head_object(
+        Bucket=location["Bucket"], Key=location["Key"], VersionId=location["VersionId"]
+    )
+    assert head["ObjectLockMode"] == "GOVERNANCE"
+    assert head["ServerSideEncryption"] == "aws:kms"
+    # The event is the report's essentials: the same outcome, connectors, deletions.
+    assert report["Outcome"] == event["Outcome"]
+    assert [entry["Deleted"] for entry in report["VoiceConnectors"]] == [
+        entry["Deleted"] for entry in event["VoiceConnectors"]
+    ]
+    # The locked version cannot be deleted: the report cannot be quietly rewritten.
+    with pytest.raises(Exception, match="AccessDenied"):
+        sandbox.client("s3").delete_object(
+            Bucket=location["Bucket"], Key=location["Key"], VersionId=location["VersionId"]
+        )
+
+
+def test_function_logs_carry_keyed_fingerprints_never_usernames(sandbox, fleet):
     usernames = ["sip-old-secretname", "sip-young-secretname"]
     fleet.age({"pbx": {"old": usernames[:1], "young": usernames[1:]}})
 
@@ -345,7 +397,9 @@ def test_function_logs_carry_fingerprints_never_usernames(sandbox, fleet):
     logs = sandbox.function_logs.lines
     assert any("Stale credentials deleted" in line for line in logs)
     assert not [line for line in logs if any(username in line for username in usernames)]
-    assert any(fingerprint(fleet.ids["pbx"], usernames[0]) in line for line in logs)
+    # An operator with the stack's fingerprint key finds the deletion in the logs.
+    fingerprint = sandbox.fingerprints().of(fleet.ids["pbx"], usernames[0])
+    assert any("Stale credentials deleted" in line and fingerprint in line for line in logs)
 
 
 def test_a_ledger_failure_after_the_delete_does_not_hide_the_deletion(

@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from credential_rotation import wiring
 from credential_rotation.models import DeletionRequest
+from credential_rotation.redaction import logged_fingerprints
 from credential_rotation.retirement import retire_stale
 from credential_rotation.task import task
 
@@ -17,7 +18,7 @@ logger = Logger()
 def handler(event: dict, context: LambdaContext) -> dict:
     request = DeletionRequest.parse(event)
     logger.append_keys(voice_connector_id=request.voice_connector_id)
-    result = retire_stale(
+    summary, outcome = retire_stale(
         request,
         wiring.voice_connectors(),
         wiring.ledger(),
@@ -25,8 +26,13 @@ def handler(event: dict, context: LambdaContext) -> dict:
         wiring.run_records(),
         deleted_at=datetime.now(UTC),
     )
+    fingerprints = wiring.fingerprints()
     logger.info(
         "Stale credentials deleted",
-        extra={"deleted": result.deleted, "skipped": result.skipped, "outcome": result.outcome.key},
+        extra={
+            "deleted": logged_fingerprints(fingerprints, request.voice_connector_id, outcome.deleted),
+            "skipped": logged_fingerprints(fingerprints, request.voice_connector_id, outcome.skipped),
+            "outcome": summary.outcome.key,
+        },
     )
-    return result.to_wire()
+    return summary.to_wire()

@@ -6,6 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from credential_rotation import wiring
 from credential_rotation.models import ConnectorTask
 from credential_rotation.planning import plan_connector
+from credential_rotation.redaction import MAX_LOGGED_FINGERPRINTS, logged_fingerprints
 from credential_rotation.task import task
 
 logger = Logger()
@@ -15,19 +16,24 @@ logger = Logger()
 def handler(event: dict, context: LambdaContext) -> dict:
     request = ConnectorTask.parse(event)
     logger.append_keys(voice_connector_id=request.voice_connector_id)
-    summary = plan_connector(
+    fingerprints = wiring.fingerprints()
+    summary, plan = plan_connector(
         request,
         wiring.voice_connectors(),
         wiring.ledger(),
         wiring.connector_secrets(),
         wiring.run_records(),
-        wiring.fingerprints(),
+        fingerprints,
     )
     logger.info(
         "Connector planned",
         extra={
             "reasons": {reason.value: count for reason, count in summary.counts.items()},
-            "ledger_problems": summary.ledger_problems,
+            "stale": logged_fingerprints(fingerprints, request.voice_connector_id, plan.stale),
+            "unmanaged": [entry.fingerprint for entry in plan.unmanaged[:MAX_LOGGED_FINGERPRINTS]],
+            "ledger_problems": [
+                problem.problem for problem in plan.ledger_problems[:MAX_LOGGED_FINGERPRINTS]
+            ],
             "plan": summary.record.key,
         },
     )
