@@ -18,7 +18,7 @@ from typing import Any
 
 import boto3
 from botocore.awsrequest import AWSResponse
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from sandbox.lambda_runtime import current_function
 
@@ -63,6 +63,11 @@ def _error_response(code: str, status: int) -> dict[str, Any]:
     }
 
 
+def _transport_error(error: type[BotoCoreError]) -> BotoCoreError:
+    # Every botocore transport error formats its message from some of these.
+    return error(endpoint_url="https://sandbox.invalid/", error="injected by the sandbox", proxy_url="p")
+
+
 @dataclass
 class Fault:
     service: str
@@ -72,6 +77,8 @@ class Fault:
     function: str | None = None  # None: whichever function makes the call
     skip: int = 0  # matching calls let through before this one takes effect
     after: bool = False  # the call takes effect first: a death (error None) or an error answered after it
+    # A botocore transport error (the answer never arrived) raised instead of a service error.
+    transport: type[BotoCoreError] | None = None
 
 
 @dataclass
@@ -94,6 +101,18 @@ class AwsFaults:
     def fail_after(self, service: str, operation: str, error: str, function: str | None = None) -> None:
         """The call takes effect, then the caller gets ``error`` anyway (a server fault on the way back)."""
         self.pending.append(Fault(service, operation, error, function=function, after=True))
+
+    def lose_answer(
+        self,
+        service: str,
+        operation: str,
+        error: type[BotoCoreError],
+        after: bool,
+        function: str | None = None,
+    ) -> None:
+        """The next call's answer never arrives: botocore raises ``error`` (a closed connection, a timeout),
+        before the call reached the service (``after`` false) or after it took effect (``after`` true)."""
+        self.pending.append(Fault(service, operation, None, function=function, after=after, transport=error))
 
     def time_out_after(
         self, service: str, operation: str, times: int = 1, function: str | None = None, skip: int = 0
@@ -138,6 +157,8 @@ class AwsFaults:
         fault = self._take(model.service_model.service_id.hyphenize(), model.name, after=False)
         if fault is None:
             return None
+        if fault.transport is not None:
+            raise _transport_error(fault.transport)
         status = ERROR_STATUS.get(fault.error, 500)
         return AWSResponse("https://sandbox.invalid/", status, {}, None), _error_response(fault.error, status)
 
@@ -147,6 +168,8 @@ class AwsFaults:
         fault = self._take(model.service_model.service_id.hyphenize(), model.name, after=True)
         if fault is None:
             return
+        if fault.transport is not None:
+            raise _transport_error(fault.transport)
         if fault.error is None:
             raise fault.death(f"the function died after {model.name} took effect")
         # Named as botocore names a modelled error, which is the name Step Functions matches.
