@@ -24,6 +24,10 @@ from sandbox.lambda_runtime import current_function
 
 # HTTP status of the errors the tests inject, as the services answer them.
 ERROR_STATUS = {
+    "BadRequestException": 400,
+    "UnauthorizedClientException": 401,
+    "ForbiddenException": 403,
+    "NotFoundException": 404,
     "ThrottledClientException": 429,
     "ServiceFailureException": 500,
     "ServiceUnavailableException": 503,

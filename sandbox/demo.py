@@ -64,20 +64,20 @@ class Demo:
 
     def secrets(self, name: str) -> None:
         """The connector's secret as the phone-system team sees it; the demo prints no password."""
-        self.out.write(
-            f"\n--- Secret chime-voice-connector/termination/{self.ids[name]} ({name}), {self.day()}\n"
-        )
+        self.out.write(f"\n--- Secret {self.sandbox.secret_name(self.ids[name])} ({name}), {self.day()}\n")
         for version in self.secret_versions(self.ids[name]):
             username = version["Username"] or "(enrolment: no credential issued yet)"
             self.out.write(f"{', '.join(version['Stages']) or 'no stage':<12} {username}\n")
 
 
-def main(out: TextIO = sys.stdout) -> int:
-    with Sandbox(parameters=PARAMETERS) as sandbox:
+def main(out: TextIO = sys.stdout, parameters: dict[str, str] | None = None) -> int:
+    """``parameters`` add to the demo's own stack parameters (the log-hygiene test sets LogLevel DEBUG)."""
+    parameters = PARAMETERS | (parameters or {})
+    with Sandbox(parameters=parameters) as sandbox:
         demo = Demo(sandbox, out)
         out.write(
             "Offline sandbox: moto + Chime SDK Voice emulator; template.yaml deployed with "
-            f"{PARAMETERS} (DryRun stays at its default, true)\n"
+            f"{parameters} (DryRun stays at its default, true)\n"
         )
         for name, usernames in FLEET.items():
             demo.ids[name] = sandbox.create_voice_connector(name, usernames)

@@ -35,6 +35,20 @@ class Execution:
             return None
         return parsed if isinstance(parsed, dict) and "SchemaVersion" in parsed else None
 
+    def largest_state_bytes(self) -> int:
+        """The largest input or output any state or task had (UTF-8 bytes): what Step Functions holds to its
+        256 KiB limit, whose breach (States.DataLimitExceeded) no Catch takes."""
+        sizes = [0]
+        for event in self.history:
+            for key, details in event.items():
+                if key.endswith("EventDetails") and isinstance(details, dict):
+                    sizes += [
+                        len(details[field].encode())
+                        for field in ("input", "output")
+                        if isinstance(details.get(field), str)
+                    ]
+        return max(sizes)
+
     def states_entered(self) -> list[str]:
         return [
             event["stateEnteredEventDetails"]["name"]

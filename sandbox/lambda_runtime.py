@@ -35,7 +35,8 @@ def current_function() -> str | None:
 
 
 @contextmanager
-def _running(function_name: str) -> Iterator[None]:
+def running(function_name: str) -> Iterator[None]:
+    """This thread runs the function: its AWS calls and log records are that function's."""
     _CURRENT.function = function_name
     try:
         yield
@@ -180,7 +181,7 @@ def in_process_lambda(
             injected = lambda_fault(function.function_name)
             if injected is not None:
                 raise FunctionFailed(injected)
-            with stdout.invoking(), _running(function.function_name):
+            with stdout.invoking(), running(function.function_name):
                 result = handler(event, context)
         except BaseException as error:
             if not isinstance(error, Exception) and not hasattr(error, "lambda_error_type"):

@@ -62,6 +62,12 @@ def print_run(
         out.write("metrics  " + " ".join(f"{name}={value:g}" for name, value in totals.items()) + "\n")
     for message in messages:
         attributes = " ".join(f"{key}={value}" for key, value in sorted(message["Attributes"].items()))
+        report = message["Body"].get("Report") or {}
+        if report:
+            out.write(
+                f"report   s3://{report['Bucket']}/{report['Key']} (version {report['VersionId']}, "
+                "Object Lock: governance): every username's reason\n"
+            )
         out.write(f"audit    SNS message with attributes {attributes}\n")
         out.write(_indent(audit_json(message["Body"])) + "\n")
 

@@ -217,6 +217,8 @@ class ExecutionStatusChange(BaseModel):
 
     execution_arn: str = Field(alias="executionArn", pattern=r"^arn:aws[a-z-]*:states:")
     status: str
+    # Milliseconds since the epoch, as Step Functions sends it (null while running).
+    stop_date: AwareDatetime | None = Field(alias="stopDate", default=None)
 
 
 class ExecutionEnded(BaseModel):

@@ -6,9 +6,13 @@ either plan allows. So a run that may change connectors (DryRun false) first tak
 conditional write that only one execution can win; the other is refused with ``RunInProgress`` before it
 lists anything. A dry run changes nothing and takes no lease.
 
-The lease expires on its own after the state machine's execution timeout plus a function's timeout, so
-an execution that was aborted or timed out (and never reached the release) blocks the next run for at
-most that long. The delete step's re-listing stays as the second line of defence.
+PublishAudit releases the lease once every change of the run is behind it. An execution can also end
+without reaching it (aborted, timed out, failed outside every Catch): then ReleaseRunLock, started by
+EventBridge when the execution ends, shortens the lease to end when no function of that execution can
+still be running. Step Functions does not stop a Lambda invocation already under way, so a delete step
+of an aborted run may go on for up to its own timeout; a new run must not start beside it. Were even that
+never to come, the lease expires on its own after the execution timeout plus a function's timeout. The
+delete step's re-listing stays as the second line of defence.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -19,9 +23,12 @@ from credential_rotation.errors import RunInProgress
 # The lock's item: "#" is outside every voice connector id's alphabet, so no ledger query can meet it,
 # and the functions' IAM conditions (dynamodb:LeadingKeys) allow them this key and no other.
 LOCK_KEY = "#run-lock"
-# statemachine/rotation.asl.json TimeoutSeconds (3,600) plus a Lambda function's timeout (60 s), with
+# statemachine/rotation.asl.json TimeoutSeconds (3,600) plus the longest function timeout (300 s), with
 # room to spare; a test holds the two files to it.
 LEASE = timedelta(minutes=70)
+# How long a function of an execution that has ended may still run: the longest function timeout in
+# template.yaml (300 s), with room to spare; a test holds the template to it.
+LONGEST_TASK = timedelta(minutes=6)
 
 
 def _utc(moment: datetime) -> str:
@@ -70,6 +77,22 @@ class RunLock:
                 Key=self._key(),
                 ConditionExpression="HeldBy = :me",
                 ExpressionAttributeValues={":me": {"S": execution_arn}},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def end_with(self, execution_arn: str, ended_at: datetime) -> bool:
+        """The execution ended at ``ended_at``: if it holds the lease, the lease now ends when the last
+        function it may have started has stopped. Whether this call shortened it."""
+        expires = _utc(ended_at + LONGEST_TASK)
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(),
+                UpdateExpression="SET ExpiresAt = :expires",
+                ConditionExpression="HeldBy = :me AND ExpiresAt > :expires",
+                ExpressionAttributeValues={":me": {"S": execution_arn}, ":expires": {"S": expires}},
             )
         except self._client.exceptions.ConditionalCheckFailedException:
             return False

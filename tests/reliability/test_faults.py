@@ -9,6 +9,8 @@ below is one longer than its budget; DynamoDB, Secrets Manager throttling and ti
 by the state machine (the SDK's own retries stand before them), so one is enough.
 """
 
+import json
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -17,13 +19,13 @@ from sandbox.session import Sandbox
 from tests.reliability.conftest import TRIED
 from tests.workflow.rotation_watch import RotationWatch
 
-CHIME, SECRETS, DYNAMODB, SNS = "chime-sdk-voice", "secrets-manager", "dynamodb", "sns"
+CHIME, SECRETS, DYNAMODB, SNS, S3 = "chime-sdk-voice", "secrets-manager", "dynamodb", "sns", "s3"
 LIST_VC = "ListVoiceConnectors"
 LIST = "ListVoiceConnectorTerminationCredentials"
 PUT = "PutVoiceConnectorTerminationCredentials"
 DELETE = "DeleteVoiceConnectorTerminationCredentials"
 # Both connectors run these tasks, in parallel: each must meet the whole burst.
-PER_CONNECTOR = frozenset({"ListCredentialsFunction", "FindStaleFunction"})
+PER_CONNECTOR = frozenset({"PlanConnectorFunction"})
 ROTATING = {"DryRun": "false", "Rotate": "true", "GraceDays": 7, "RotateAfterDays": 60, "MaxAgeDays": 90}
 
 
@@ -92,8 +94,7 @@ CASES = [
         Case(function, "invocation", name, "invocation", errors)
         for function in (
             "ResolveRunFunction",
-            "ListCredentialsFunction",
-            "FindStaleFunction",
+            "PlanConnectorFunction",
             "CheckDeletionLimitFunction",
             "IssueSuccessorFunction",
             "DeleteCredentialsFunction",
@@ -107,15 +108,17 @@ CASES = [
     timeout("ResolveRunFunction", CHIME, LIST_VC),
     throttle("ResolveRunFunction", DYNAMODB, "PutItem", "ProvisionedThroughputExceededException", 1),
     server_fault("ResolveRunFunction", DYNAMODB, "PutItem", "InternalServerError", 1),
-    # ListCredentials: list, date in the ledger, read the secret's stages.
-    throttle("ListCredentialsFunction", CHIME, LIST, "ThrottledClientException", 7),
-    server_fault("ListCredentialsFunction", CHIME, LIST, "ServiceFailureException", 4),
-    timeout("ListCredentialsFunction", CHIME, LIST),
-    throttle("ListCredentialsFunction", DYNAMODB, "Query", "ProvisionedThroughputExceededException", 1),
-    server_fault("ListCredentialsFunction", DYNAMODB, "Query", "InternalServerError", 1),
-    timeout("ListCredentialsFunction", DYNAMODB, "Query"),
-    throttle("ListCredentialsFunction", SECRETS, "DescribeSecret", "ThrottlingException", 1),
-    server_fault("ListCredentialsFunction", SECRETS, "DescribeSecret", "InternalServiceError", 4),
+    # PlanConnector: list, date in the ledger, read the secret's stages, store the plan.
+    throttle("PlanConnectorFunction", CHIME, LIST, "ThrottledClientException", 7),
+    server_fault("PlanConnectorFunction", CHIME, LIST, "ServiceFailureException", 4),
+    timeout("PlanConnectorFunction", CHIME, LIST),
+    throttle("PlanConnectorFunction", DYNAMODB, "Query", "ProvisionedThroughputExceededException", 1),
+    server_fault("PlanConnectorFunction", DYNAMODB, "Query", "InternalServerError", 1),
+    timeout("PlanConnectorFunction", DYNAMODB, "Query"),
+    throttle("PlanConnectorFunction", SECRETS, "DescribeSecret", "ThrottlingException", 1),
+    server_fault("PlanConnectorFunction", SECRETS, "DescribeSecret", "InternalServiceError", 4),
+    server_fault("PlanConnectorFunction", S3, "PutObject", "InternalError", 1),
+    timeout("PlanConnectorFunction", S3, "PutObject"),
     # IssueSuccessor: CreateSecret, SetSecret, TestSecret, FinishSecret.
     throttle("IssueSuccessorFunction", SECRETS, "CreateSecret", "ThrottlingException", 1),
     server_fault("IssueSuccessorFunction", SECRETS, "CreateSecret", "InternalServiceError", 4),
@@ -136,6 +139,9 @@ CASES = [
     throttle("DeleteCredentialsFunction", DYNAMODB, "Query", "ProvisionedThroughputExceededException", 1),
     server_fault("DeleteCredentialsFunction", DYNAMODB, "UpdateItem", "InternalServerError", 1),
     server_fault("DeleteCredentialsFunction", SECRETS, "DescribeSecret", "InternalServiceError", 4),
+    server_fault("DeleteCredentialsFunction", S3, "GetObject", "InternalError", 1),
+    # After the delete: the outcome record cannot be written, so the step fails having deleted.
+    server_fault("DeleteCredentialsFunction", S3, "PutObject", "InternalError", 1),
     Case(
         "DeleteCredentialsFunction",
         f"{CHIME} {DELETE}",
@@ -166,7 +172,9 @@ CASES = [
         absorbed=True,
         skip=1,
     ),
-    # PublishAudit: release the run lock, publish.
+    # PublishAudit: read the records, write the report, release the run lock, publish.
+    server_fault("PublishAuditFunction", S3, "GetObject", "InternalError", 1),
+    server_fault("PublishAuditFunction", S3, "PutObject", "InternalError", 1),
     server_fault("PublishAuditFunction", SNS, "Publish", "InternalError", 5),
     throttle("PublishAuditFunction", SNS, "Publish", "Throttled", 5),
     server_fault("PublishAuditFunction", SNS, "Publish", "KMSThrottlingException", 5),
@@ -224,7 +232,7 @@ def run_with_fault(watch: RotationWatch, case: Case) -> tuple[str, list[dict]]:
         for vc in before:
             (entry,) = [item for item in event["VoiceConnectors"] if item["VoiceConnectorId"] == vc] or [None]
             removed, added = before[vc] - after[vc], after[vc] - before[vc]
-            reported_deleted = set(entry["Deleted"]) if entry else set()
+            reported_deleted = set(entry["Deleted"]) | set(entry["Unconfirmed"]) if entry else set()
             reported_issued = {entry["Issued"]["Username"]} if entry and entry["Issued"] else set()
             # Nothing deleted is missing from the audit event; nothing appears that it does not report.
             assert removed <= reported_deleted, (vc, removed, entry)
@@ -239,12 +247,21 @@ def run_with_fault(watch: RotationWatch, case: Case) -> tuple[str, list[dict]]:
             call.function_name.endswith("PublishAuditFunction") and call.error_type
             for call in sandbox.invocations
         )
+        # The cause names each outcome record; the records name every deletion, every addition is there.
+        recorded = set()
+        for key in re.findall(r'"Key":"(runs/[^"]+)"', execution.cause):
+            body = sandbox.client("s3").get_object(Bucket=sandbox.stack.audit_bucket, Key=key)["Body"].read()
+            recorded |= set(json.loads(body)["Deleted"])
         for vc in before:
-            for username in (before[vc] - after[vc]) | (after[vc] - before[vc]):
+            assert before[vc] - after[vc] <= recorded
+            for username in after[vc] - before[vc]:
                 assert username in execution.cause
     for vc in before:
         # Authentication is never switched off.
         assert after[vc], vc
+    # No run that ended leaves the run lock held: PublishAudit released it, or ReleaseRunLock, on the
+    # execution's end, made it end once no function of the run can still be running.
+    assert sandbox.run_lock_free_soon()
     # A username marked for retirement is one the run really deleted: a refused delete takes its marks
     # back, so a later removal by a person is never blamed on this run. (A server fault may have deleted:
     # its marks stay, for a retry to report what it finds gone.)
@@ -294,8 +311,8 @@ def test_a_fault_is_reported_truthfully_and_later_runs_converge(case: Case):
 
 def test_the_matrix_covers_every_task_and_each_fault_kind():
     functions = {case.function for case in CASES}
-    assert len(functions) == 7
+    assert len(functions) == 6
     assert {case.kind for case in CASES} == {"error", "error-after", "crash", "timeout", "invocation"}
     # Every function that calls AWS has at least one fault on an AWS call.
     calling = {case.function for case in CASES if case.kind != "invocation"}
-    assert functions - calling == {"FindStaleFunction", "CheckDeletionLimitFunction"}
+    assert functions - calling == {"CheckDeletionLimitFunction"}

@@ -1,50 +1,180 @@
-"""The largest run the input contract allows still ends with its audit event.
+"""Runs at the limits, end to end: every applying run either publishes an audit event naming every deletion,
+or is refused before anything is deleted; its state stays far below Step Functions' 256 KiB; and the run
+lock is free when it ends.
 
-Step Functions caps a run's state at 256 KiB, and a States.DataLimitExceeded cannot be caught: a run that
-outgrows it would end without its audit event. The plans therefore travel in a compact form, and the
-publish step's result replaces the state. The fleet here is at the limits: the most voice connectors one
-run takes (run_input.MAX_VOICE_CONNECTORS), each with 10 credentials (the only published cap, Terraform's)
-of 60-character usernames, and an applying run that deletes all but one on each. Its whole audit event
-would not fit an SNS message, so the published one is Truncated.
+The shapes are the extremes the workflow accepts: the most voice connectors one run takes
+(run_input.MAX_VOICE_CONNECTORS), usernames as long as the ledger can key (1,024 bytes; the Chime SDK
+Voice API documents no limit, and a longer one is kept as unmanaged), and thousands of credentials on one
+connector. What each run measured (its largest state, its event) goes to the reliability tally.
 """
 
 import json
+from collections.abc import Callable
 
+import pytest
+
+from credential_rotation.audit import MAX_MESSAGE_BYTES
 from credential_rotation.run_input import MAX_VOICE_CONNECTORS
+from credential_rotation.unmanaged import MAX_USERNAME_BYTES
+from sandbox.executions import Execution
 from sandbox.session import Sandbox
+from tests.reliability.conftest import TRIED
 
-CREDENTIALS_PER_CONNECTOR = 10
+STATE_LIMIT = 256 * 1024
+# Well below the limit, whatever the shape: the state carries counts and digests, never a username, so it
+# grows with the number of connectors only (at most 100 a run) and not with their credentials.
+STATE_BUDGET = STATE_LIMIT * 3 // 4
 
 
-def username(connector: int, credential: int) -> str:
-    return f"trunk-{connector:03d}-{credential:02d}-".ljust(60, "x")
+def username(connector: int, credential: int, length: int) -> str:
+    return f"trunk-{connector:03d}-{credential:04d}-".ljust(length, "x")
 
 
-def test_a_run_at_the_limits_deletes_and_publishes_its_audit_event(audit_schema):
-    with Sandbox(parameters={"DryRun": "true"}) as sandbox:
-        ids = [
-            sandbox.create_voice_connector(
-                f"pbx-{n}", [username(n, c) for c in range(CREDENTIALS_PER_CONNECTOR)]
-            )
-            for n in range(MAX_VOICE_CONNECTORS)
-        ]
-        sandbox.fire_schedule()  # dates every credential
-        sandbox.audit_messages()
+def fleet(sandbox: Sandbox, connectors: int, credentials: int, length: int) -> list[str]:
+    """Connectors whose credentials are all 100 days old but one (the youngest, 10 days old)."""
+    ids = [
+        sandbox.create_voice_connector(f"pbx-{n}", [username(n, c, length) for c in range(credentials - 1)])
+        for n in range(connectors)
+    ]
+    assert sandbox.wait(sandbox.start({}), deadline_seconds=900).status == "SUCCEEDED"
+    sandbox.travel(days=90)
+    for n, vc in enumerate(ids):
+        sandbox.put_credentials(vc, [username(n, credentials - 1, length).replace("x", "y")])
+    assert sandbox.wait(sandbox.start({}), deadline_seconds=900).status == "SUCCEEDED"
+    sandbox.travel(days=10)
+    sandbox.audit_messages()
+    return ids
+
+
+def applying_run(sandbox: Sandbox, **overrides: object) -> tuple[Execution, dict]:
+    execution = sandbox.wait(
+        sandbox.start({"DryRun": False, "GraceDays": 0, "MaxDeletions": 10_000, **overrides}),
+        deadline_seconds=900,
+    )
+    (event,) = [event for event in sandbox.audit_events() if event["ExecutionArn"] == execution.arn]
+    event_bytes = len(json.dumps(event, separators=(",", ":")).encode())
+    assert event_bytes <= MAX_MESSAGE_BYTES
+    assert execution.largest_state_bytes() < STATE_BUDGET
+    # No run that ended leaves the lock held.
+    assert sandbox.run_lock_free_soon()
+    TRIED["limits: largest state bytes"] = max(
+        TRIED["limits: largest state bytes"], execution.largest_state_bytes()
+    )
+    TRIED["limits: largest event bytes"] = max(TRIED["limits: largest event bytes"], event_bytes)
+    return execution, event
+
+
+def every_deletion_is_named(
+    sandbox: Sandbox, ids: list[str], before: dict[str, set[str]], event: dict
+) -> int:
+    deleted = 0
+    entries = {entry["VoiceConnectorId"]: entry for entry in event["VoiceConnectors"]}
+    for vc in ids:
+        removed = before[vc] - set(sandbox.usernames(vc))
+        assert removed == set(entries[vc]["Deleted"]), vc
+        deleted += len(removed)
+    return deleted
+
+
+Shape = tuple[int, int, int]  # connectors, credentials each, username length
+NAMED: dict[str, Shape] = {
+    "the run limit of connectors, 10 credentials of 60 characters": (MAX_VOICE_CONNECTORS, 10, 60),
+    "usernames as long as the ledger keys them, on 10 connectors": (10, 10, MAX_USERNAME_BYTES),
+    "3,000 credentials on one connector, 100 of them stale": (1, 3_000, 60),
+}
+
+
+def with_stale_share(shape: Shape) -> Callable[[Sandbox], list[str]]:
+    connectors, credentials, length = shape
+    if credentials < 1_000:
+        return lambda sandbox: fleet(sandbox, connectors, credentials, length)
+
+    def mostly_young(sandbox: Sandbox) -> list[str]:
+        # 100 old ones, then the rest added after them: thousands listed, 100 to delete.
+        vc = sandbox.create_voice_connector("pbx", [username(0, c, length) for c in range(100)])
+        assert sandbox.wait(sandbox.start({}), deadline_seconds=900).status == "SUCCEEDED"
         sandbox.travel(days=100)
+        sandbox.put_credentials(vc, [username(1, c, length) for c in range(credentials - 100)])
+        assert sandbox.wait(sandbox.start({}), deadline_seconds=900).status == "SUCCEEDED"
+        sandbox.travel(days=10)
+        sandbox.audit_messages()
+        return [vc]
 
-        execution = sandbox.run(
-            {"DryRun": False, "GraceDays": 0, "MaxDeletions": 10_000}, deadline_seconds=600
-        )
+    return mostly_young
+
+
+@pytest.mark.parametrize("shape", sorted(NAMED), ids=sorted(NAMED))
+def test_a_run_at_the_limits_names_every_deletion_in_its_audit_event(shape, audit_schema):
+    with Sandbox(parameters={"DryRun": "true"}) as sandbox:
+        ids = with_stale_share(NAMED[shape])(sandbox)
+        before = {vc: set(sandbox.usernames(vc)) for vc in ids}
+
+        execution, event = applying_run(sandbox)
 
         assert execution.status == "SUCCEEDED", (execution.error, (execution.cause or "")[:500])
-        (event,) = [event for event in sandbox.audit_events() if event["ExecutionArn"] == execution.arn]
         audit_schema.validate(event)
-        assert execution.output == event
-        assert len(event["VoiceConnectors"]) == MAX_VOICE_CONNECTORS
-        deleted = sum(len(entry["Deleted"]) for entry in event["VoiceConnectors"])
-        assert deleted == MAX_VOICE_CONNECTORS * (CREDENTIALS_PER_CONNECTOR - 1)
-        assert all(len(sandbox.usernames(vc)) == 1 for vc in ids)
-        # Whole, it would not fit an SNS message: it says so and leaves out only the listings and verdicts.
-        assert event["Truncated"] is True
-        assert len(json.dumps(event, separators=(",", ":")).encode()) < 256 * 1024
-        assert all("Listed" not in entry and len(entry["Stale"]) == 9 for entry in event["VoiceConnectors"])
+        deleted = every_deletion_is_named(sandbox, ids, before, event)
+        assert deleted > 0
+        assert all(sandbox.usernames(vc) for vc in ids)
+        TRIED["limits: deletions named"] += deleted
+
+
+REFUSED: dict[str, Shape] = {
+    "the run limit of connectors, 10 usernames as long as the ledger keys them": (
+        MAX_VOICE_CONNECTORS,
+        10,
+        MAX_USERNAME_BYTES,
+    ),
+    "3,000 stale credentials on one connector": (1, 3_000, 60),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(REFUSED), ids=sorted(REFUSED))
+def test_a_run_whose_deletions_could_not_all_be_named_is_refused_before_deleting(shape, audit_schema):
+    with Sandbox(parameters={"DryRun": "true"}) as sandbox:
+        ids = fleet(sandbox, *REFUSED[shape])
+        before = {vc: set(sandbox.usernames(vc)) for vc in ids}
+
+        execution, event = applying_run(sandbox)
+
+        assert (execution.status, execution.error) == ("FAILED", "AuditLimitExceeded")
+        audit_schema.validate(event)
+        assert event["Error"]["Error"] == "AuditLimitExceeded"
+        assert {vc: set(sandbox.usernames(vc)) for vc in ids} == before
+        assert sandbox.chime_backend.calls
+        assert not [call for call in sandbox.chime_backend.calls if call.operation.startswith("Delete")]
+        # The report has every stale username; the event too, unless they did not fit (it says so).
+        report = sandbox.report(event)
+        assert sum(len(entry["Stale"]) for entry in report["VoiceConnectors"]) == sum(
+            len(b) - 1 for b in before.values()
+        )
+        for entry, whole in zip(event["VoiceConnectors"], report["VoiceConnectors"], strict=True):
+            assert entry["Deleted"] == []
+            assert entry["Stale"] == whole["Stale"] or (entry["StaleOmitted"] and entry["Stale"] == [])
+        TRIED["limits: refused before deleting"] += 1
+
+
+def test_the_largest_state_a_run_can_have_every_connector_issuing_and_failing_after_it(audit_schema):
+    """Per connector the state holds at most a plan summary, a successor and an error: this run has all
+    three on each of the most connectors a run takes, and the longest error message a task lets out."""
+    with Sandbox(parameters={"DryRun": "true"}) as sandbox:
+        ids = fleet(sandbox, MAX_VOICE_CONNECTORS, 3, 60)
+        sandbox.travel(days=60)  # due a successor too
+        sandbox.aws_faults.script(
+            "chime-sdk-voice",
+            "DeleteVoiceConnectorTerminationCredentials",
+            ["BadRequestException"] * len(ids),
+        )
+        before = {vc: set(sandbox.usernames(vc)) for vc in ids}
+
+        execution, event = applying_run(sandbox, Rotate=True)
+
+        assert (execution.status, execution.error) == ("FAILED", "ConnectorsFailed")
+        audit_schema.validate(event)
+        for entry in event["VoiceConnectors"]:
+            assert entry["Issued"]["Promoted"] is True
+            assert entry["Error"]["Step"] == "DeleteCredentials"
+            assert entry["Unconfirmed"] == entry["Stale"]
+            assert len(entry["Stale"]) == 2
+            assert set(entry["Stale"]) < before[entry["VoiceConnectorId"]]
+        TRIED["limits: largest state, every connector failing"] = execution.largest_state_bytes()

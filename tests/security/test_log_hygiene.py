@@ -8,10 +8,16 @@ What counts as a log line, everything a deployed stack would write to CloudWatch
 - whatever reaches stdout or stderr (a function's prints, Powertools metrics' EMF lines among them, land
   in FunctionLogs as in Lambda; the rest is captured here).
 
-The level: INFO. The template deploys the functions with POWERTOOLS_LOG_LEVEL INFO (checked below), and the
-Lambda runtime's root logger sits at WARNING, so INFO and above from every logger is a superset of what a
-deployed function can write. DEBUG is not captured on purpose: botocore's DEBUG records carry request
-bodies (passwords among them) and a deployed function never emits them at this log level.
+The levels: the demo runs twice, once as deployed by default (LogLevel INFO, every record at INFO and above
+captured) and once with the template's LogLevel DEBUG, which sets Lambda's advanced logging controls
+(LoggingConfig ApplicationLogLevel and SystemLogLevel DEBUG, JSON). The Python runtime then sets its root
+logger to DEBUG, and the sandbox's runtime does the same: every record at DEBUG and above is captured,
+botocore's and urllib3's included, which carry request and response bodies unless the functions keep
+them quiet (task.py pins them at WARNING).
+
+A record counts when a function made it: while one of the functions runs, or from the functions' own
+code. The sandbox's and the demo's own AWS calls (deploying the stack, showing the fleet) are not
+written to a function's log group, nor are moto's records (moto stands in for AWS's side of the wire).
 
 Usernames may appear in the demo's own report (it prints the fleet, as a console would) and in the
 audit events and execution data, which are their records by design: there only passwords are forbidden.
@@ -27,16 +33,21 @@ from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
 
+import pytest
 from moto.sns.models import sns_backends
 
-from credential_rotation.redaction import fingerprint
 from sandbox import chime_emulator, demo, lambda_runtime
 from sandbox.session import Sandbox
 from sandbox.stack import ACCOUNT_ID, REGION
 from sandbox.template import REPOSITORY, load_template
 
-CAPTURE_LEVEL = logging.INFO
 FUNCTIONS = REPOSITORY / "functions"
+# Usernames the demo's runs find stale (and so log as fingerprints), one per connector.
+STALE_IN_THE_DEMO = {
+    "pbx-london": "sip-london-2025",
+    "pbx-paris": "sip-paris-2025",
+    "sbc-tokyo": "sip-tokyo-2025a",
+}
 # Attributes every LogRecord has; anything else came in through ``extra`` and is part of the line.
 STANDARD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -53,8 +64,15 @@ def record_line(record: logging.LogRecord) -> str:
     return line
 
 
+def a_function_wrote(record: logging.LogRecord) -> bool:
+    if record.name.startswith("moto"):
+        return False
+    return lambda_runtime.current_function() is not None or record.pathname.startswith(str(FUNCTIONS))
+
+
 @dataclass
 class Capture:
+    level: int = logging.INFO
     records: list[str] = field(default_factory=list)
     record_sources: list[str] = field(default_factory=list)  # each record's source file
     runtime_errors: list[str] = field(default_factory=list)
@@ -64,6 +82,9 @@ class Capture:
     secret_values: list[dict[str, Any]] = field(default_factory=list)
     connectors: dict[str, str] = field(default_factory=dict)  # name -> voice connector id
     execution_data: list[str] = field(default_factory=list)
+    fingerprints: Any = None
+    # The fingerprint key: a secret like any password, never to be logged.
+    secret_keys: list[str] = field(default_factory=list)
     # sys.stdout and sys.stderr while installed. Not capfd: the sandbox wraps sys.stdout for the functions'
     # prints (which land in FunctionLogs), and a capture stream closed at teardown breaks that wrapper.
     output: io.StringIO = field(default_factory=io.StringIO)
@@ -76,7 +97,7 @@ class Capture:
         put_credentials = chime_emulator.ChimeVoiceBackend.put_credentials
 
         def every_record(logger: logging.Logger, record: logging.LogRecord) -> None:
-            if record.levelno >= CAPTURE_LEVEL:
+            if record.levelno >= capture.level and a_function_wrote(record):
                 capture.records.append(record_line(record))
                 capture.record_sources.append(record.pathname)
             call_handlers(logger, record)
@@ -116,19 +137,24 @@ class Capture:
             stack.enter_context(redirect_stdout(self.output))
             stack.enter_context(redirect_stderr(self.output))
             stack.callback(root.setLevel, root.level)
-            # Loggers that set no level of their own follow the root: let their INFO records be made.
-            root.setLevel(CAPTURE_LEVEL)
+            # Loggers that set no level of their own follow the root: let their records be made.
+            root.setLevel(self.level)
             yield
 
     def snapshot(self, sandbox: Sandbox) -> None:
         """What the run left behind, read before the sandbox goes away."""
         self.function_logs = list(sandbox.function_logs.lines)
+        self.fingerprints = sandbox.fingerprints()
         self.connectors = {
             connector.name: connector_id
             for connector_id, connector in sandbox.chime_backend.voice_connectors.items()
         }
         secrets = sandbox.client("secretsmanager")
+        key = secrets.get_secret_value(SecretId=sandbox.stack.fingerprint_key_arn)["SecretString"]
+        self.secret_keys.append(key)
         for listed in secrets.list_secrets()["SecretList"]:
+            if listed["ARN"] == sandbox.stack.fingerprint_key_arn:
+                continue
             versions = secrets.list_secret_version_ids(SecretId=listed["ARN"], IncludeDeprecated=True)
             for version in versions["Versions"]:
                 value = secrets.get_secret_value(SecretId=listed["ARN"], VersionId=version["VersionId"])
@@ -159,33 +185,46 @@ class Capture:
 
     def passwords(self) -> set[str]:
         found = {password for _, _, password in self.put if password}
-        return found | {value["Password"] for value in self.secret_values if value.get("Password")}
+        found |= {value["Password"] for value in self.secret_values if value.get("Password")}
+        return found | set(self.secret_keys)
 
 
-def test_the_functions_log_at_the_level_the_capture_covers():
-    variables = load_template()["Globals"]["Function"]["Environment"]["Variables"]
-    assert logging.getLevelName(variables["POWERTOOLS_LOG_LEVEL"]) >= CAPTURE_LEVEL
+def test_the_capture_covers_every_level_the_functions_can_be_deployed_with():
+    template = load_template()
+    levels = template["Parameters"]["LogLevel"]["AllowedValues"]
+    assert template["Globals"]["Function"]["LoggingConfig"]["ApplicationLogLevel"] == {"Ref": "LogLevel"}
+    assert min(logging.getLevelName(level) for level in levels) >= min(LEVELS.values())
 
 
-def test_the_capture_sees_loggers_that_do_not_propagate_their_extras_and_print():
+def test_the_capture_sees_what_a_function_logs_even_through_loggers_that_do_not_propagate():
     capture = Capture()
     quiet = logging.getLogger("tests.security.quiet")
     quiet.propagate = False
-    with capture.installed():
+    with capture.installed(), lambda_runtime.running("rotation-PlanConnectorFunction"):
         quiet.info("listed", extra={"usernames": ["canary-username"]})
+        logging.getLogger("botocore.parsers").warning("canary-sdk")
         logging.getLogger("tests.security.other").debug("below the level: canary-debug")
         print("canary-stdout")
+    with capture.installed():
+        logging.getLogger("botocore.parsers").warning("outside any function: canary-harness")
     lines = capture.log_lines(capture.output.getvalue())
     assert any("canary-username" in line for line in lines)
+    assert any("canary-sdk" in line for line in lines)
     assert any("canary-stdout" in line for line in lines)
     assert not any("canary-debug" in line for line in lines)
+    assert not any("canary-harness" in line for line in capture.records)
 
 
-def test_the_demo_logs_no_password_and_no_plain_username():
-    capture = Capture()
+# The template's LogLevel values, each with the lowest level the capture then takes.
+LEVELS = {"INFO": logging.INFO, "DEBUG": logging.DEBUG}
+
+
+@pytest.mark.parametrize("log_level", sorted(LEVELS))
+def test_the_demo_logs_no_password_and_no_plain_username(log_level):
+    capture = Capture(level=LEVELS[log_level])
     report = io.StringIO()
     with capture.installed():
-        exit_code = demo.main(report)
+        exit_code = demo.main(report, parameters={"LogLevel": log_level})
     lines = capture.log_lines(capture.output.getvalue())
     usernames, passwords = capture.usernames(), capture.passwords()
 
@@ -202,11 +241,13 @@ def test_the_demo_logs_no_password_and_no_plain_username():
     assert any(value.get("Password") for value in capture.secret_values)
     assert len(capture.execution_data) > 20
 
-    # The logs do speak of the usernames, by their fingerprints: so they would show a plain one.
+    # The logs do speak of the usernames, by their keyed fingerprints: so they would show a plain one.
     text = "\n".join(lines)
-    for name, fleet_usernames in demo.FLEET.items():
-        for username in fleet_usernames:
-            assert fingerprint(capture.connectors[name], username) in text, username
+    for name, username in STALE_IN_THE_DEMO.items():
+        assert capture.fingerprints.of(capture.connectors[name], username) in text, username
+    if log_level == "DEBUG":
+        # The records the SDK would have made are the ones that carry bodies: none was made.
+        assert not [line for line in capture.records if line.startswith(("botocore", "urllib3"))]
 
     # The report lists usernames by design (a console would show them); no password may appear in it, nor
     # in the execution data and audit messages, which carry usernames as their records.

@@ -5,12 +5,13 @@ template as a document, then the stack in the sandbox.
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from moto.events.models import EventPattern
 from moto.events.utils import EventTemplateParser
 
-from credential_rotation.run_lock import LEASE, RunLock
+from credential_rotation.run_lock import LEASE, LONGEST_TASK, RunLock
 from credential_rotation.run_metrics import NAMESPACE, run_counts
 from sandbox.session import Sandbox
 from sandbox.template import load_template
@@ -718,14 +719,21 @@ def send(sandbox: Sandbox, event: dict) -> None:
     )
 
 
-@pytest.mark.parametrize(("status", "released"), [("ABORTED", True), ("TIMED_OUT", True), ("RUNNING", False)])
-def test_an_execution_that_ends_gives_back_the_run_lock_it_holds(sandbox, status, released):
+@pytest.mark.parametrize(
+    ("status", "shortened"), [("ABORTED", True), ("TIMED_OUT", True), ("RUNNING", False)]
+)
+def test_an_execution_that_ends_gives_back_the_run_lock_it_holds(sandbox, status, shortened):
+    """Once no function of the ended execution can still be running (Step Functions does not stop a Lambda
+    invocation under way), and not before."""
     event = status_change(sandbox, status)
     lock = RunLock(sandbox.client("dynamodb"), sandbox.stack.table_name)
     lock.acquire(event["detail"]["executionArn"], sandbox.now())
     try:
         send(sandbox, event)
-        assert (sandbox.run_lock_holder() is None) is released
+        holder, expires = sandbox.run_lock()
+        assert holder == event["detail"]["executionArn"]
+        assert (expires <= sandbox.now() + LONGEST_TASK) is shortened
+        assert expires > sandbox.now() + timedelta(minutes=5)
     finally:
         lock.release(event["detail"]["executionArn"])
         sandbox.alerts()

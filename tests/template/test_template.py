@@ -374,7 +374,9 @@ EXPECTED_ACTIONS = {
         "chime:DeleteVoiceConnectorTerminationCredentials",
         "dynamodb:Query",
         "dynamodb:UpdateItem",
+        # Stages and version ids only; GetSecretValue on the fingerprint key only.
         "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
         "s3:GetObject",
         "s3:PutObject",
         "kms:Decrypt",
@@ -402,7 +404,7 @@ EXPECTED_ACTIONS = {
         "kms:Decrypt",
         "dynamodb:DeleteItem",
     },
-    "ReleaseRunLockFunction": {"dynamodb:DeleteItem"},
+    "ReleaseRunLockFunction": {"dynamodb:UpdateItem"},
 }
 
 
@@ -458,6 +460,21 @@ def test_every_permission_is_scoped_to_this_stack_or_this_accounts_voice_connect
                 if statement["Resource"] == AUDIT_KEY and function != "PublishAuditFunction":
                     # Only the audit function uses the key for both SNS and S3; the others through S3 only.
                     assert statement["Condition"] == VIA["s3"], (function, action)
+
+
+def handler_source(template: dict, function: str) -> str:
+    module = template["Resources"][function]["Properties"]["Handler"].rpartition(".")[0]
+    return (REPOSITORY / "functions" / Path(*module.split("."))).with_suffix(".py").read_text()
+
+
+@pytest.mark.parametrize("function", sorted(EXPECTED_ACTIONS))
+def test_a_function_reads_the_fingerprint_key_exactly_when_it_fingerprints_usernames(template, function):
+    """The key is what makes a fingerprint impossible to recompute from a guessed username: only the
+    functions whose handler keys fingerprints with it (wiring.fingerprints) may read it, and they must."""
+    reads = any(
+        statement["Resource"] == FINGERPRINT_KEY for statement in function_statements(template, function)
+    )
+    assert reads == ("wiring.fingerprints()" in handler_source(template, function))
 
 
 def test_the_secrets_key_is_granted_to_the_issuing_function_only_and_only_when_set(template):
@@ -570,7 +587,7 @@ RUN_LOCK_ONLY = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["#run-lo
 RUN_LOCK_ACTIONS = {
     "ResolveRunFunction": {"dynamodb:PutItem", "dynamodb:GetItem"},
     "PublishAuditFunction": {"dynamodb:DeleteItem"},
-    "ReleaseRunLockFunction": {"dynamodb:DeleteItem"},
+    "ReleaseRunLockFunction": {"dynamodb:UpdateItem"},
 }
 
 

@@ -1,11 +1,13 @@
-"""ReleaseRunLock: when an execution of the state machine ends, whatever its status, give back the run lock
-if that execution still holds it.
+"""ReleaseRunLock: when an execution of the state machine ends, whatever its status, its run lock (if it
+still holds it) ends once no function of that execution can still be running.
 
 PublishAudit releases the lock on every path that reaches it. This function, started by an EventBridge
 rule on the execution's status change, covers the ends that never reach it: TIMED_OUT, ABORTED, and a
 run that failed before or inside PublishAudit. Without it the lease would block every applying run for up
-to 70 minutes.
+to 70 minutes; with it, for at most run_lock.LONGEST_TASK after the end.
 """
+
+from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -20,9 +22,15 @@ logger = Logger()
 @task(logger)
 def handler(event: dict, context: LambdaContext) -> dict:
     ended = ExecutionEnded.parse(event)
-    released = wiring.run_lock().release(ended.detail.execution_arn)
+    shortened = wiring.run_lock().end_with(
+        ended.detail.execution_arn, ended.detail.stop_date or datetime.now(UTC)
+    )
     logger.info(
         "Execution ended",
-        extra={"status": ended.detail.status, "execution": ended.detail.execution_arn, "released": released},
+        extra={
+            "status": ended.detail.status,
+            "execution": ended.detail.execution_arn,
+            "lease_shortened": shortened,
+        },
     )
-    return {"Released": released}
+    return {"LeaseShortened": shortened}
