@@ -9,7 +9,7 @@ from cfnlint.decode import cfn_yaml
 from moto import mock_aws
 
 from credential_rotation.errors import RunInProgress
-from credential_rotation.run_lock import LEASE, LOCK_KEY, RunLock
+from credential_rotation.run_lock import LEASE, LOCK_KEY, LONGEST_TASK, RunLock
 from sandbox.template import REPOSITORY
 
 TABLE = "ledger"
@@ -162,6 +162,40 @@ def test_releasing_twice_or_when_nothing_is_held_is_harmless(lock, dynamodb):
     assert dynamodb.scan(TableName=TABLE)["Count"] == len(USERNAMES)
 
 
+def test_an_ended_execution_keeps_the_lease_only_while_its_functions_may_still_run(lock, dynamodb):
+    lock.acquire(HOLDER, T0)
+    ended = T0 + timedelta(minutes=10)
+
+    assert lock.end_with(HOLDER, ended) is True
+
+    assert holder(dynamodb) == {
+        "HeldBy": HOLDER,
+        "ExpiresAt": (ended + LONGEST_TASK).isoformat(timespec="microseconds"),
+    }
+    with pytest.raises(RunInProgress):
+        lock.acquire(OTHER, ended + LONGEST_TASK - timedelta(seconds=1))
+    lock.acquire(OTHER, ended + LONGEST_TASK + timedelta(microseconds=1))
+
+
+def test_another_executions_end_leaves_the_lease_alone(lock, dynamodb):
+    lock.acquire(HOLDER, T0)
+
+    assert lock.end_with(OTHER, T0) is False
+
+    assert holder(dynamodb)["ExpiresAt"] == (T0 + LEASE).isoformat(timespec="microseconds")
+
+
+def test_an_end_never_lengthens_a_lease(lock, dynamodb):
+    """A late or repeated event (EventBridge delivers at least once) must not extend the lease."""
+    lock.acquire(HOLDER, T0)
+    lock.end_with(HOLDER, T0 + timedelta(minutes=10))
+
+    assert lock.end_with(HOLDER, T0 + timedelta(hours=2)) is False
+
+    expected = T0 + timedelta(minutes=10) + LONGEST_TASK
+    assert holder(dynamodb)["ExpiresAt"] == expected.isoformat(timespec="microseconds")
+
+
 def test_the_lease_outlasts_an_execution_and_its_last_function():
     """An execution ends at the ASL's TimeoutSeconds, but a function it invoked runs on up to its own
     timeout: only after both may the lease run out."""
@@ -175,3 +209,5 @@ def test_the_lease_outlasts_an_execution_and_its_last_function():
 
     assert asl["TimeoutSeconds"] > 0
     assert timedelta(seconds=asl["TimeoutSeconds"] + max(function_timeouts)) <= LEASE
+    # After the execution's end, its longest function may still run: the shortened lease covers it.
+    assert timedelta(seconds=max(function_timeouts)) <= LONGEST_TASK
