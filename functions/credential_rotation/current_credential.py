@@ -6,17 +6,20 @@ secret (deleted, scheduled for deletion, under another name) would see no AWSCUR
 the live credential stale. So what this workflow issued is known from its own ledger, which records the
 version id of every successor it created and when it promoted one.
 
-- Where the ledger records a promotion on the connector, AWSCURRENT must be readable and must be a
-  version the ledger knows, naming a credential that is on the connector. Anything else raises
-  CurrentCredentialUnverified, which fails the connector: nothing is deleted or issued on it.
-- Where it records none (the connector was never rotated, or its first promotion has not been recorded
-  yet), AWSCURRENT counts only if it is a version the ledger knows and its credential is listed.
+- Where the ledger shows this workflow issued the connector's credential, AWSCURRENT must be readable
+  and must be a version the ledger knows, naming a credential that is on the connector. Anything else
+  raises CurrentCredentialUnverified, which fails the connector: nothing is deleted or issued on it.
+  The ledger shows it by a promotion it recorded, or by a successor of its own that is on the connector
+  and is not the secret's unfinished one (a promotion whose record was lost, or one recorded before
+  promotions were: stacks that predate PromotedAt are protected from their first run).
+- Where it shows none (the connector was never rotated, or its first successor is still being issued),
+  AWSCURRENT counts only if it is a version the ledger knows and its credential is listed.
 """
 
 from collections.abc import Collection
 
 from credential_rotation.errors import CurrentCredentialUnverified
-from credential_rotation.ledger import LedgerView
+from credential_rotation.ledger import PRESENT, LedgerView
 from credential_rotation.secret_store import CURRENT, SecretState
 
 
@@ -25,13 +28,21 @@ def current_username(secret: SecretState | None, view: LedgerView, listed: Colle
     problem, username = _match(secret, view, listed)
     if problem is None:
         return username
-    if view.promoted_any:
+    if _issued_here(secret, view):
         raise CurrentCredentialUnverified(
             f"this workflow issued the connector's current credential, but {problem}: which credential the "
             "phone system uses is unknown, so nothing is deleted or issued on this connector until a person "
             "restores the secret"
         )
     return None
+
+
+def _issued_here(secret: SecretState | None, view: LedgerView) -> bool:
+    unfinished = secret.unfinished() if secret is not None else None
+    return view.promoted_any or any(
+        record.state == PRESENT and record.secret_version_id not in (None, unfinished)
+        for record in view.records.values()
+    )
 
 
 def _match(

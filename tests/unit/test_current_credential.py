@@ -78,3 +78,30 @@ def test_a_first_successor_whose_promotion_was_not_recorded_yet_still_counts_as_
     view = LedgerView({ISSUED: record(ISSUED, "v-issued", state=ISSUING)})
 
     assert current_username(secret(), view, LISTED) == ISSUED
+
+
+def test_a_successor_issued_before_promotions_were_recorded_still_protects_its_connector():
+    # A ledger written before PromotedAt existed: the successor on the connector, its version recorded.
+    view = LedgerView({ISSUED: record(ISSUED, "v-issued"), "pbx-old": record("pbx-old")})
+
+    assert current_username(secret(), view, LISTED) == ISSUED
+    with pytest.raises(CurrentCredentialUnverified, match="does not exist"):
+        current_username(None, view, LISTED)
+
+
+def test_a_first_successor_still_being_issued_does_not_stop_its_connector():
+    """Put on the connector (and listed) but not promoted yet: AWSCURRENT is still the enrolment version,
+    and the run that finishes it must be able to plan the connector."""
+    view = LedgerView({ISSUED: record(ISSUED, "v-pending"), "pbx-old": record("pbx-old")})
+    pending = SecretState(
+        arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:x",
+        versions={"v-enrolment": ("AWSCURRENT",), "v-pending": ("AWSPENDING",)},
+    )
+
+    assert current_username(pending, view, LISTED) is None
+
+
+def test_a_successor_chosen_but_never_put_does_not_count_as_issued():
+    view = LedgerView({ISSUED: record(ISSUED, "v-pending", state=ISSUING), "pbx-old": record("pbx-old")})
+
+    assert current_username(None, view, ("pbx-old",)) is None
