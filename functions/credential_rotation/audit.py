@@ -38,6 +38,7 @@ MAX_CAUSE_CHARACTERS = 32_768
 MAX_REPORT_CAUSE_CHARACTERS = 2_000
 MAX_ERROR_NAME_CHARACTERS = 100
 MAX_EVENT_CAUSE_CHARACTERS = 200
+MAX_EVENT_RUN_CAUSE_CHARACTERS = 1_000
 MAX_EVENT_ERROR_NAME_CHARACTERS = 64
 # SNS takes a message of up to 256 KiB, subject and attributes included: this leaves them 16 KiB.
 MAX_MESSAGE_BYTES = 240 * 1024
@@ -188,6 +189,17 @@ def _event_error(error: Mapping[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def _run_error(error: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The run's error as the event carries it: its cause as written (an InvalidInput cause escapes the
+    keys it names, and must keep its backslashes), cut to MAX_EVENT_RUN_CAUSE_CHARACTERS."""
+    if not error:
+        return None
+    return {
+        "Error": _plain(error["Error"], MAX_EVENT_ERROR_NAME_CHARACTERS),
+        "Cause": error["Cause"][:MAX_EVENT_RUN_CAUSE_CHARACTERS],
+    }
+
+
 def _event_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     event_entry = {key: value for key, value in entry.items() if key not in REPORT_ONLY}
     event_entry["LedgerProblems"] = len(entry["LedgerProblems"])
@@ -214,7 +226,7 @@ def build_event(report: Mapping[str, Any], location: Mapping[str, Any] | None) -
     event = {key: value for key, value in report.items() if key not in ("VoiceConnectors", "Error")} | {
         "Report": dict(location) if location else None,
         "VoiceConnectors": [_event_entry(entry) for entry in report["VoiceConnectors"]],
-        "Error": _event_error(report["Error"]),
+        "Error": _run_error(report["Error"]),
     }
     if message_bytes(event) <= MAX_MESSAGE_BYTES:
         return event
@@ -287,7 +299,8 @@ def largest_event_bytes(plans: Iterable[Mapping[str, Any]], policy: Mapping[str,
         "FinishedAt": _LONGEST_ISSUED["IssuedAt"],
         "Policy": dict(policy),
         "VoiceConnectors": entries,
-        "Error": {"Error": _LONGEST_ERROR["Error"], "Cause": _LONGEST_ERROR["Cause"]},
+        # A cause whose every character JSON escapes to six bytes.
+        "Error": {"Error": _LONGEST_ERROR["Error"], "Cause": "\x00" * MAX_EVENT_RUN_CAUSE_CHARACTERS},
     }
     return message_bytes(build_event(report, _LONGEST_REPORT)) + names
 

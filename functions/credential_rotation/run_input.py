@@ -147,7 +147,12 @@ def parse_input(raw: object) -> RunInput:
         if value is None and key in RunInput.model_fields and key not in IGNORED_FIELDS
     ]
     problems += [f"{key}: {why}" for key, why in STACK_ONLY.items() if key in raw]
-    given = {key: value for key, value in raw.items() if key not in STACK_ONLY and value is not None}
+    # Nulls of known fields are named above; an unknown key stays, null or not, to be named as unknown.
+    given = {
+        key: value
+        for key, value in raw.items()
+        if key not in STACK_ONLY and not (value is None and key in RunInput.model_fields)
+    }
     try:
         parsed = RunInput.model_validate(given)
     except ValidationError as error:

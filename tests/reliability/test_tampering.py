@@ -11,11 +11,12 @@ import pytest
 from sandbox.lambda_runtime import current_function
 from sandbox.session import Sandbox
 from tests.reliability.conftest import TRIED
-from tests.workflow.conftest import connector
+from tests.workflow.conftest import Fleet, connector
 
 ROTATING = {"DryRun": "false", "Rotate": "true", "GraceDays": 7, "RotateAfterDays": 60, "MaxAgeDays": 90}
 PLANTED_PASSWORD = "Planted0Planted0Planted0Planted0Planted0"
 READ = "before-parameter-build.secrets-manager.GetSecretValue"
+GET_OBJECT = "before-parameter-build.s3.GetObject"
 
 
 def rotated(sandbox: Sandbox) -> tuple[str, str]:
@@ -212,3 +213,38 @@ def test_only_the_issuing_function_reads_credential_secrets(audit_schema):
     }
     assert {secret for _, secret in by_functions} <= {credential_secret, fingerprint_key}
     assert any(secret == fingerprint_key for _, secret in by_functions)
+
+
+def test_a_plan_rewritten_in_the_audit_bucket_deletes_nothing(audit_schema):
+    """Someone with write access to the bucket rewrites a connector's plan between planning and deleting,
+    to add the credential the phone system uses: the delete step finds the digest differs and deletes
+    nothing on that connector."""
+    with Sandbox(parameters={"DryRun": "false"}, jitter="max") as sandbox:
+        s3 = sandbox.client("s3")
+        rewritten = []
+
+        def rewrite(params: dict, **_: object) -> None:
+            if current_function() == "rotation-DeleteCredentialsFunction" and "/plans/" in params["Key"]:
+                plan = json.loads(s3.get_object(Bucket=params["Bucket"], Key=params["Key"])["Body"].read())
+                plan["Stale"] = ["sip-new", "sip-old"]
+                s3.put_object(Bucket=params["Bucket"], Key=params["Key"], Body=json.dumps(plan).encode())
+                rewritten.append(params["Key"])
+
+        # Registered before the functions build their clients, which copy the hooks they find.
+        events = boto3._get_default_session().events
+        events.register(GET_OBJECT, rewrite, unique_id="test-rewrite")
+        try:
+            fleet = Fleet(sandbox)
+            fleet.age({"pbx": {"old": ["sip-old"], "young": ["sip-new"]}})
+            vc = fleet.ids["pbx"]
+            execution = sandbox.fire_schedule()
+        finally:
+            events.unregister(GET_OBJECT, unique_id="test-rewrite")
+
+        assert rewritten
+        (event,) = sandbox.audit_events()
+        audit_schema.validate(event)
+        entry = connector(event, vc)
+        assert (entry["Error"]["Error"], entry["Error"]["Step"]) == ("RunRecordMismatch", "DeleteCredentials")
+        assert sorted(sandbox.usernames(vc)) == ["sip-new", "sip-old"]
+        assert execution.status == "FAILED"

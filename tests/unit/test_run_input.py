@@ -101,3 +101,9 @@ def test_the_secret_name_prefix_is_refused_whatever_its_value(value):
     message = refusal({"SecretNamePrefix": value, "DryRun": True})
 
     assert message.startswith("execution input: SecretNamePrefix: is a stack parameter only")
+
+
+def test_an_unknown_key_is_named_even_when_its_value_is_null():
+    assert (
+        refusal({"Dryrun": None}) == "execution input: Dryrun: is not an input field (did you mean DryRun?)"
+    )
