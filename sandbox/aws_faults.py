@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.exceptions
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -65,6 +66,21 @@ def _error_response(code: str, status: int) -> dict[str, Any]:
         "Error": {"Code": code, "Message": f"injected by the sandbox: {code}"},
         "ResponseMetadata": {"HTTPStatusCode": status},
     }
+
+
+# Every error botocore raises when a request's answer never arrives: below the service, so whether the
+# service acted on the request is unknown. Read from botocore itself, so a new one is tested too.
+TRANSPORT_ERRORS: tuple[type[BotoCoreError], ...] = tuple(
+    sorted(
+        (
+            error
+            for error in vars(botocore.exceptions).values()
+            if isinstance(error, type)
+            and issubclass(error, (botocore.exceptions.HTTPClientError, botocore.exceptions.ConnectionError))
+        ),
+        key=lambda error: error.__name__,
+    )
+)
 
 
 def _transport_error(error: type[BotoCoreError]) -> BotoCoreError:

@@ -1,7 +1,6 @@
 """The Chime SDK Voice adapter over the emulator: modelled errors surface under the service's names."""
 
 import boto3
-import botocore.exceptions
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
@@ -9,6 +8,7 @@ from moto import mock_aws
 from credential_rotation.chime import VoiceConnectorCredentials, proves_nothing_deleted
 from credential_rotation.errors import DeletionOutcomeUnknown
 from credential_rotation.wiring import CHIME_CLIENT_CONFIG
+from sandbox.aws_faults import TRANSPORT_ERRORS
 from sandbox.chime_emulator import ERROR_STATUS, chimesdkvoice_backends
 from tests.emulator.test_chime_emulator import fake_credentials, new_connector  # noqa: F401 - fixture
 
@@ -68,19 +68,6 @@ def test_delete_of_nothing_is_refused_before_any_call(adapter, backend):
     with pytest.raises(ValueError, match="must not be empty"):
         adapter.delete(connector_id, [])
     assert all(call.operation != "DeleteVoiceConnectorTerminationCredentials" for call in backend.calls)
-
-
-# Every error botocore raises when a request's answer never arrives: below the service, so whether the
-# service acted on the request is unknown.
-TRANSPORT_ERRORS = sorted(
-    (
-        error
-        for error in vars(botocore.exceptions).values()
-        if isinstance(error, type)
-        and issubclass(error, (botocore.exceptions.HTTPClientError, botocore.exceptions.ConnectionError))
-    ),
-    key=lambda error: error.__name__,
-)
 
 
 def test_the_transport_errors_are_the_ones_botocore_has():

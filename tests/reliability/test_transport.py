@@ -3,23 +3,14 @@ transport error) may have deleted: its marks stay, the step is retried, and the 
 Only a refusal (4xx) takes the marks back. Each transport error class, lost before and after the service
 acted, in the real state machine."""
 
-import botocore.exceptions
 import pytest
 
+from sandbox.aws_faults import TRANSPORT_ERRORS
 from sandbox.session import Sandbox
 from tests.reliability.conftest import TRIED
 from tests.workflow.conftest import Fleet, connector
 
 DELETE = "DeleteVoiceConnectorTerminationCredentials"
-TRANSPORT_ERRORS = sorted(
-    (
-        error
-        for error in vars(botocore.exceptions).values()
-        if isinstance(error, type)
-        and issubclass(error, (botocore.exceptions.HTTPClientError, botocore.exceptions.ConnectionError))
-    ),
-    key=lambda error: error.__name__,
-)
 
 
 def marks(sandbox: Sandbox) -> list[tuple[str, str]]:
@@ -48,13 +39,3 @@ def test_a_delete_whose_answer_is_lost_is_retried_and_every_deletion_reported(er
         # The retry found the mark and recorded the deletion as its own execution's.
         assert marks(sandbox) == [("sip-old", "deleted")]
         TRIED["transport: lost answers"] += 1
-
-
-def test_every_transport_error_class_is_exercised():
-    names = {error.__name__ for error in TRANSPORT_ERRORS}
-    assert {
-        "ConnectionClosedError",
-        "ReadTimeoutError",
-        "ConnectTimeoutError",
-        "EndpointConnectionError",
-    } <= names
