@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import mock
 
-import boto3
 import time_machine
+from botocore.config import Config
 from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
 from moto.sns.models import sns_backends
@@ -91,6 +91,7 @@ class Sandbox:
         self._audit_cursor = 0
         self._alerts_cursor = 0
         self._ended: set[str] = set()
+        self._clients: dict[str, Any] = {}
 
     def __enter__(self) -> "Sandbox":
         try:
@@ -123,7 +124,11 @@ class Sandbox:
         self._exit.close()
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION)
+        """One client per service for the session, built as the functions build theirs: under the lock
+        that keeps boto3's default session from building two at once on different threads."""
+        if service not in self._clients:
+            self._clients[service] = wiring.client(service, Config(region_name=REGION))
+        return self._clients[service]
 
     @property
     def chime_backend(self) -> Any:

@@ -1,6 +1,8 @@
 """Builds the adapters over real boto3 clients: lazily, once per Lambda container, never at import."""
 
+import threading
 from functools import cache
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -21,30 +23,38 @@ CHIME_CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 
 # attempts), written out so that no default decides it. What outlasts them fails the task, and the state
 # machine's Retry or Catch takes over.
 AWS_CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 3})
+# boto3's default session is not thread-safe while it builds clients (clients are, once built). Lambda
+# runs one invocation at a time per container; the offline sandbox runs a Map's invocations on threads,
+# and builds its own clients through here too.
+_BUILDING = threading.Lock()
+
+
+def client(service: str, config: Config) -> Any:
+    """A new boto3 client of the default session, built under a lock."""
+    with _BUILDING:
+        return boto3.client(service, config=config)
 
 
 @cache
 def voice_connectors() -> VoiceConnectorCredentials:
-    return VoiceConnectorCredentials(boto3.client("chime-sdk-voice", config=CHIME_CLIENT_CONFIG))
+    return VoiceConnectorCredentials(client("chime-sdk-voice", CHIME_CLIENT_CONFIG))
 
 
 @cache
 def ledger() -> CredentialLedger:
-    return CredentialLedger(
-        boto3.client("dynamodb", config=AWS_CLIENT_CONFIG), get_settings().ledger_table_name
-    )
+    return CredentialLedger(client("dynamodb", AWS_CLIENT_CONFIG), get_settings().ledger_table_name)
 
 
 @cache
 def run_lock() -> RunLock:
-    return RunLock(boto3.client("dynamodb", config=AWS_CLIENT_CONFIG), get_settings().ledger_table_name)
+    return RunLock(client("dynamodb", AWS_CLIENT_CONFIG), get_settings().ledger_table_name)
 
 
 @cache
 def connector_secrets() -> ConnectorSecrets:
     settings = get_settings()
     return ConnectorSecrets(
-        boto3.client("secretsmanager", config=AWS_CLIENT_CONFIG),
+        client("secretsmanager", AWS_CLIENT_CONFIG),
         settings.secret_name_prefix,
         settings.secrets_kms_key_id,
     )
@@ -52,18 +62,18 @@ def connector_secrets() -> ConnectorSecrets:
 
 @cache
 def run_records() -> RunRecords:
-    return RunRecords(boto3.client("s3", config=AWS_CLIENT_CONFIG), get_settings().audit_bucket_name)
+    return RunRecords(client("s3", AWS_CLIENT_CONFIG), get_settings().audit_bucket_name)
 
 
 @cache
 def audit_topic() -> AuditTopic:
-    return AuditTopic(boto3.client("sns", config=AWS_CLIENT_CONFIG), get_settings().audit_topic_arn)
+    return AuditTopic(client("sns", AWS_CLIENT_CONFIG), get_settings().audit_topic_arn)
 
 
 @cache
 def fingerprints() -> Fingerprints:
     """Keyed with the stack's fingerprint key, read once per container and never logged."""
-    secret = boto3.client("secretsmanager", config=AWS_CLIENT_CONFIG).get_secret_value(
+    secret = client("secretsmanager", AWS_CLIENT_CONFIG).get_secret_value(
         SecretId=get_settings().fingerprint_key_arn
     )
     return Fingerprints(secret["SecretString"].encode())
