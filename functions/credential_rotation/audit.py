@@ -20,8 +20,6 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from credential_rotation.audit_documents import SCHEMA_VERSION
 from credential_rotation.errors import RunRecordMismatch
 from credential_rotation.models import OutcomeRecord, PlanRecord, RecordRef
@@ -66,15 +64,6 @@ def error_entry(
     return entry | {"Step": step} if step else entry
 
 
-def _read(records: RunRecords, ref: Mapping[str, Any], model: type[PlanRecord] | type[OutcomeRecord]) -> Any:
-    record_ref = RecordRef.model_validate(ref)
-    document = records.get(record_ref)
-    try:
-        return model.model_validate(document)
-    except ValidationError:
-        raise RunRecordMismatch(f"the run record {record_ref.key} is not a {model.__name__}") from None
-
-
 def _connector_entry(
     summary: Mapping[str, Any], change: Mapping[str, Any], records: RunRecords, execution_arn: str
 ) -> dict[str, Any]:
@@ -85,15 +74,10 @@ def _connector_entry(
     outcome: OutcomeRecord | None = None
     try:
         if "Record" in summary:
-            plan = _read(records, summary["Record"], PlanRecord)
+            plan = records.read(RecordRef.model_validate(summary["Record"]), PlanRecord, vc_id, execution_arn)
         if "Outcome" in (change.get("Deletion") or {}):
-            outcome = _read(records, change["Deletion"]["Outcome"], OutcomeRecord)
-        for record in (plan, outcome):
-            if record is not None and (record.voice_connector_id, record.execution_arn) != (
-                vc_id,
-                execution_arn,
-            ):
-                raise RunRecordMismatch("a run record is the record of another connector or run")
+            ref = RecordRef.model_validate(change["Deletion"]["Outcome"])
+            outcome = records.read(ref, OutcomeRecord, vc_id, execution_arn)
     except RunRecordMismatch as mismatch:
         # Reported, not raised: the rest of the run's audit trail must still be published.
         error = error or error_entry(

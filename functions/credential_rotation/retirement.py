@@ -20,11 +20,9 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import ValidationError
 
 from credential_rotation.chime import VoiceConnectorCredentials, proves_nothing_deleted
 from credential_rotation.current_credential import current_username
-from credential_rotation.errors import RunRecordMismatch
 from credential_rotation.ledger import DELETED, PRESENT, CredentialLedger, LedgerView
 from credential_rotation.models import DeletionRequest, DeletionSummary, OutcomeRecord, PlanRecord
 from credential_rotation.policy import confirm_deletions
@@ -35,17 +33,6 @@ from credential_rotation.unmanaged import sort_listing
 # Usernames per delete call. The API takes a list and documents no limit; a bounded call keeps a request
 # small whatever the plan holds, and each batch is marked just before its own call.
 DELETE_BATCH = 100
-
-
-def read_plan(request: DeletionRequest, records: RunRecords) -> PlanRecord:
-    document = records.get(request.plan)
-    try:
-        plan = PlanRecord.model_validate(document)
-    except ValidationError:
-        raise RunRecordMismatch(f"the run record {request.plan.key} is not a connector plan") from None
-    if plan.voice_connector_id != request.voice_connector_id or plan.execution_arn != request.execution_arn:
-        raise RunRecordMismatch(f"the run record {request.plan.key} is the plan of another connector or run")
-    return plan
 
 
 def retire_stale(
@@ -59,7 +46,8 @@ def retire_stale(
     """What was deleted, as the state machine carries it (counts and the record's digest) and as the
     record holds it."""
     vc_id = request.voice_connector_id
-    planned = set(read_plan(request, records).stale)
+    plan = records.read(request.plan, PlanRecord, vc_id, request.execution_arn)
+    planned = set(plan.stale)
     fresh = sort_listing(chime.usernames(vc_id)).managed
     view = ledger.read(vc_id)
     current = current_username(secrets.state(vc_id), view, fresh)

@@ -13,13 +13,23 @@ in the same bucket, under S3 Object Lock, with every record of the run beside it
 
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Protocol, Self
+
+from pydantic import ValidationError
 
 from credential_rotation.errors import RunRecordMismatch
 from credential_rotation.models import RecordRef, ReportLocation
 
-if TYPE_CHECKING:
-    from collections.abc import Mapping
+
+class RunRecord(Protocol):
+    """A record one task of one run wrote about one connector."""
+
+    execution_arn: str
+    voice_connector_id: str
+
+    @classmethod
+    def model_validate(cls, document: Any) -> Self: ...
 
 
 def execution_name(execution_arn: str) -> str:
@@ -41,7 +51,7 @@ def report_key(execution_arn: str, started_at: str) -> str:
     return f"reports/{day}/{execution_name(execution_arn)}.json"
 
 
-def encode(document: "Mapping[str, Any]") -> bytes:
+def encode(document: Mapping[str, Any]) -> bytes:
     # ensure_ascii keeps any username (even one that is not valid UTF-8 text) representable.
     return json.dumps(document, separators=(",", ":"), sort_keys=True).encode("ascii")
 
@@ -51,7 +61,7 @@ class RunRecords:
         self._client = client
         self._bucket = bucket
 
-    def put(self, key: str, document: "Mapping[str, Any]") -> RecordRef:
+    def put(self, key: str, document: Mapping[str, Any]) -> RecordRef:
         body = encode(document)
         self._client.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="application/json")
         return RecordRef(key=key, sha256=hashlib.sha256(body).hexdigest())
@@ -68,7 +78,19 @@ class RunRecords:
             raise RunRecordMismatch(f"the run record {ref.key} is not a JSON object")
         return document
 
-    def put_report(self, key: str, document: "Mapping[str, Any]") -> ReportLocation:
+    def read[Record: RunRecord](
+        self, ref: RecordRef, model: type[Record], voice_connector_id: str, execution_arn: str
+    ) -> Record:
+        """The record ``ref`` names, as ``model``, if it is this run's record of this connector."""
+        try:
+            record = model.model_validate(self.get(ref))
+        except ValidationError:
+            raise RunRecordMismatch(f"the run record {ref.key} is not a {model.__name__}") from None
+        if (record.voice_connector_id, record.execution_arn) != (voice_connector_id, execution_arn):
+            raise RunRecordMismatch(f"the run record {ref.key} is the record of another connector or run")
+        return record
+
+    def put_report(self, key: str, document: Mapping[str, Any]) -> ReportLocation:
         """The run's full report. The bucket's default Object Lock retention (governance mode) applies to
         it, so this version can be neither deleted nor overwritten in place until the retention ends."""
         response = self._client.put_object(
