@@ -135,6 +135,9 @@ def _capture_stream_handlers(logs: FunctionLogs) -> None:
 class Invocation:
     function_name: str
     error_type: str | None
+    # The error a failed handler's decorator cleaned (its __context__), for a test that must say what went
+    # wrong: the sandbox keeps it in memory only, as no log line may carry its text.
+    withheld: str | None = None
 
 
 def load_handler(handler: str) -> Callable[[Any, Any], Any]:
@@ -189,7 +192,9 @@ def in_process_lambda(
             # The runtime's own errors (a crash, a timeout) have names that are not class names.
             error_type = getattr(error, "lambda_error_type", type(error).__name__)
             response_headers["x-amz-function-error"] = "Unhandled"
-            record(Invocation(function.function_name, error_type))
+            original = error.__context__ if error.__suppress_context__ else None
+            withheld = "".join(traceback.format_exception(original)) if original is not None else None
+            record(Invocation(function.function_name, error_type, withheld))
             return json.dumps(
                 {
                     "errorType": error_type,

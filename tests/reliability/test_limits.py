@@ -30,13 +30,19 @@ def username(connector: int, credential: int, length: int) -> str:
     return f"trunk-{connector:03d}-{credential:04d}-".ljust(length, "x")
 
 
+def withheld_errors(sandbox: Sandbox) -> list[str]:
+    """What the functions that failed raised, before their decorator withheld its text."""
+    return [invocation.withheld for invocation in sandbox.invocations if invocation.withheld]
+
+
 def fleet(sandbox: Sandbox, connectors: int, credentials: int, length: int) -> list[str]:
     """Connectors whose credentials are all 100 days old but one (the youngest, 10 days old)."""
     ids = [
         sandbox.create_voice_connector(f"pbx-{n}", [username(n, c, length) for c in range(credentials - 1)])
         for n in range(connectors)
     ]
-    assert sandbox.wait(sandbox.start({}), deadline_seconds=900).status == "SUCCEEDED"
+    observing = sandbox.wait(sandbox.start({}), deadline_seconds=900)
+    assert observing.status == "SUCCEEDED", withheld_errors(sandbox)
     sandbox.travel(days=90)
     for n, vc in enumerate(ids):
         sandbox.put_credentials(vc, [username(n, credentials - 1, length).replace("x", "y")])
