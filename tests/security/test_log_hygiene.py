@@ -1,4 +1,5 @@
-"""The whole `make demo`, with every log line captured: none may hold a password or a plain username.
+"""The whole `make demo`, with every log line captured: none may hold a password or a plain username. (The
+demo's own report is checked here too: the demo runs once per log level, and no more.)
 
 What counts as a log line, everything a deployed stack would write to CloudWatch Logs:
 - every record of every logger in the process (the functions', boto3's, the SDK's, the sandbox's own),
@@ -234,6 +235,12 @@ def test_the_demo_logs_no_password_and_no_plain_username(log_level):
     # The run happened and the capture holds it: so many lines, the functions' own records among them,
     # every credential the demo set up and a successor the workflow issued.
     assert exit_code == 0
+    # And the demo showed what `make demo` promises: a rotation, and where each run's report went.
+    shown = report.getvalue()
+    assert '"Promoted": true' in shown
+    assert "AWSCURRENT   sip-" in shown
+    assert shown.count("report   s3://") == shown.count("=== Run ")
+    assert "0 with a plain username or a password" in shown
     assert len(lines) >= 150, len(lines)  # 223 when written
     assert sum(source.startswith(str(FUNCTIONS)) for source in capture.record_sources) >= 50
     assert set(capture.connectors) == set(demo.FLEET)
