@@ -51,21 +51,23 @@ logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
 
 
 @contextmanager
-def atomic_dynamodb_writes() -> Iterator[None]:
+def serialised_dynamodb() -> Iterator[None]:
     """DynamoDB applies a conditional write atomically; moto checks the condition and then writes, with
-    nothing between two threads. Concurrent executions run on moto's threads, so moto's item writes are
-    serialised here, else two simultaneous lock acquisitions could both pass (never in AWS)."""
+    nothing between two threads, and a read iterates a table's partitions while another thread may add
+    one ("dictionary changed size during iteration"). Concurrent executions and a Map's invocations run on
+    moto's threads, so moto's item operations are serialised here, else two simultaneous lock
+    acquisitions could both pass and a query could fail (never in AWS)."""
     lock = threading.RLock()
 
     def serialised(original: Any) -> Any:
-        def write(self: Any, *args: Any, **kwargs: Any) -> Any:
+        def operation(self: Any, *args: Any, **kwargs: Any) -> Any:
             with lock:
                 return original(self, *args, **kwargs)
 
-        return write
+        return operation
 
     with ExitStack() as patches:
-        for name in ("put_item", "update_item", "delete_item"):
+        for name in ("put_item", "update_item", "delete_item", "get_item", "query", "scan", "describe_table"):
             original = getattr(DynamoDBBackend, name)
             patches.enter_context(mock.patch.object(DynamoDBBackend, name, serialised(original)))
         yield
@@ -106,7 +108,7 @@ class Sandbox:
                 )
             )
             self._exit.enter_context(self.retry_clock.installed())
-            self._exit.enter_context(atomic_dynamodb_writes())
+            self._exit.enter_context(serialised_dynamodb())
             self._exit.enter_context(event_bus.delivering())
             # A function deployed with LogLevel DEBUG sets the root logger's level, as Lambda's runtime does.
             root = logging.getLogger()
