@@ -79,7 +79,7 @@ unit: $(VENV)/.installed $(SAM_VENV)/.installed
 
 # The audit event's and report's JSON Schemas, generated from their models (a test fails on drift).
 schemas: $(VENV)/.installed
-	PYTHONPATH=functions $(BIN)/python -m credential_rotation.audit_documents schemas
+	PYTHONPATH=functions $(BIN)/python -m credential_rotation.domain.audit_documents schemas
 
 # Cold-start import time of a handler, X-Ray tracing off and on.
 bench: $(VENV)/.installed

@@ -25,9 +25,9 @@ from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
 from moto.sns.models import sns_backends
 
-from credential_rotation import wiring
-from credential_rotation.redaction import Fingerprints
-from credential_rotation.run_lock import LOCK_KEY, LONGEST_TASK
+from credential_rotation.adapters.run_lock import LOCK_KEY, LONGEST_TASK
+from credential_rotation.domain.redaction import Fingerprints
+from credential_rotation.runtime import wiring
 from sandbox import chime_emulator, event_bus
 from sandbox.aws_faults import AwsFaults
 from sandbox.executions import FINAL_STATUSES, Execution, wait_for

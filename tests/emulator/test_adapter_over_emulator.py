@@ -5,16 +5,16 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from credential_rotation.chime import VoiceConnectorCredentials, proves_nothing_deleted
-from credential_rotation.errors import DeletionOutcomeUnknown
-from credential_rotation.wiring import CHIME_CLIENT_CONFIG
+from credential_rotation.adapters.chime import VoiceConnectorCredentials, proves_nothing_deleted
+from credential_rotation.domain.errors import DeletionOutcomeUnknown
+from credential_rotation.runtime.wiring import CHIME_CLIENT_CONFIG
 from sandbox.aws_faults import TRANSPORT_ERRORS
 from sandbox.chime_emulator import ERROR_STATUS, chimesdkvoice_backends
 from tests.emulator.test_chime_emulator import fake_credentials, new_connector  # noqa: F401 - fixture
 
 OPERATIONS = {
     "usernames": ("ListVoiceConnectorTerminationCredentials", lambda adapter, vc: adapter.usernames(vc)),
-    "delete": ("DeleteVoiceConnectorTerminationCredentials", lambda adapter, vc: adapter.delete(vc, ["u"])),
+    "delete": ("DeleteVoiceConnectorTerminationCredentials", lambda adapter, vc: adapter.delete(vc, ["u"], on_refused=lambda: None)),
     "voice_connector_ids": ("ListVoiceConnectors", lambda adapter, vc: list(adapter.voice_connector_ids())),
 }
 
@@ -49,13 +49,13 @@ def test_each_modelled_error_surfaces_once_under_its_own_name(adapter, backend, 
 
 def test_every_voice_connector_is_found_across_pages(adapter, monkeypatch):
     created = {new_connector(adapter._client) for _ in range(5)}
-    monkeypatch.setattr("credential_rotation.chime.PAGE_SIZE", 2)
+    monkeypatch.setattr("credential_rotation.adapters.chime.PAGE_SIZE", 2)
     assert set(adapter.voice_connector_ids()) == created
 
 
 def test_delete_removes_the_listed_usernames_in_one_call(adapter, backend):
     connector_id = new_connector(adapter._client, ["a", "b", "c"])
-    adapter.delete(connector_id, ["a", "c"])
+    adapter.delete(connector_id, ["a", "c"], on_refused=pytest.fail)
     assert adapter.usernames(connector_id) == ("b",)
     deletes = [
         call for call in backend.calls if call.operation == "DeleteVoiceConnectorTerminationCredentials"
@@ -66,7 +66,7 @@ def test_delete_removes_the_listed_usernames_in_one_call(adapter, backend):
 def test_delete_of_nothing_is_refused_before_any_call(adapter, backend):
     connector_id = new_connector(adapter._client, ["a"])
     with pytest.raises(ValueError, match="must not be empty"):
-        adapter.delete(connector_id, [])
+        adapter.delete(connector_id, [], on_refused=pytest.fail)
     assert all(call.operation != "DeleteVoiceConnectorTerminationCredentials" for call in backend.calls)
 
 
@@ -94,7 +94,7 @@ def test_a_delete_whose_answer_is_lost_is_an_unknown_outcome(adapter, backend, m
     )
 
     with pytest.raises(DeletionOutcomeUnknown, match=error.__name__):
-        adapter.delete(connector_id, ["a"])
+        adapter.delete(connector_id, ["a"], on_refused=pytest.fail)
     assert adapter.usernames(connector_id) == ("b",)
 
 
@@ -102,11 +102,15 @@ def test_a_delete_whose_answer_is_lost_is_an_unknown_outcome(adapter, backend, m
 def test_only_a_refusal_proves_that_a_delete_deleted_nothing(adapter, backend, error):
     connector_id = new_connector(adapter._client, ["u"])
     backend.faults.script("DeleteVoiceConnectorTerminationCredentials", [error])
+    refusals = []
 
     with pytest.raises(ClientError) as raised:
-        adapter.delete(connector_id, ["u"])
+        adapter.delete(connector_id, ["u"], on_refused=lambda: refusals.append(True))
 
+    # The service's own error leaves the adapter, by name, for the state machine's Retry to match.
+    assert type(raised.value).__name__ == error
     assert proves_nothing_deleted(raised.value) is (ERROR_STATUS[error] < 500)
+    assert refusals == ([True] if ERROR_STATUS[error] < 500 else [])
 
 
 def test_an_answer_without_a_status_proves_nothing():

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from credential_rotation.run_lock import LEASE, LOCK_KEY, RunLock
+from credential_rotation.adapters.run_lock import LEASE, LOCK_KEY, RunLock
 from sandbox.executions import Execution
 from sandbox.session import Sandbox
 

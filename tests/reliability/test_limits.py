@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import pytest
 
-from credential_rotation.audit import MAX_MESSAGE_BYTES
-from credential_rotation.run_input import MAX_VOICE_CONNECTORS
-from credential_rotation.unmanaged import MAX_USERNAME_BYTES
+from credential_rotation.domain.unmanaged import MAX_USERNAME_BYTES
+from credential_rotation.tasks.audit import MAX_MESSAGE_BYTES
+from credential_rotation.tasks.run_input import MAX_VOICE_CONNECTORS
 from sandbox.executions import Execution
 from sandbox.session import Sandbox
 from tests.reliability.conftest import TRIED

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from credential_rotation.run_lock import LONGEST_TASK
+from credential_rotation.adapters.run_lock import LONGEST_TASK
 from sandbox.session import Sandbox
 
 LIST = "ListVoiceConnectorTerminationCredentials"

@@ -16,7 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from credential_rotation.secret_store import ConnectorSecrets
+from credential_rotation.adapters.secret_store import ConnectorSecrets
 from sandbox.session import Sandbox
 from tests.security.cloudformation import SECRETS_KEY_ARN, describe, resources_of_type
 

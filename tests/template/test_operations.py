@@ -11,8 +11,8 @@ import pytest
 from moto.events.models import EventPattern
 from moto.events.utils import EventTemplateParser
 
-from credential_rotation.run_lock import LEASE, LONGEST_TASK, RunLock
-from credential_rotation.run_metrics import NAMESPACE, run_counts
+from credential_rotation.adapters.run_lock import LEASE, LONGEST_TASK, RunLock
+from credential_rotation.adapters.run_metrics import NAMESPACE, run_counts
 from sandbox.session import Sandbox
 from sandbox.template import load_template
 

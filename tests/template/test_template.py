@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from credential_rotation.config import Settings
-from credential_rotation.run_metrics import RETRIED_ERRORS
+from credential_rotation.adapters.run_metrics import RETRIED_ERRORS
+from credential_rotation.domain.settings import Settings
 from sandbox.template import REPOSITORY, definition_placeholders, load_template
 
 ASL_PATH = REPOSITORY / "statemachine" / "rotation.asl.json"
@@ -606,7 +606,7 @@ def test_the_run_lock_grants_reach_only_the_lock_item(template, function):
 
 
 def test_the_run_lock_key_is_the_one_the_code_uses(template):
-    from credential_rotation.run_lock import LOCK_KEY
+    from credential_rotation.adapters.run_lock import LOCK_KEY
 
     assert RUN_LOCK_ONLY["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"] == [LOCK_KEY]
 

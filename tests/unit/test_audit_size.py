@@ -7,14 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from credential_rotation.audit import (
+from credential_rotation.domain.errors import AuditLimitExceeded
+from credential_rotation.tasks.audit import (
     MAX_MESSAGE_BYTES,
     build_event,
     largest_event_bytes,
     message_bytes,
 )
-from credential_rotation.errors import AuditLimitExceeded
-from credential_rotation.planning import enforce_run_limits
+from credential_rotation.tasks.planning import enforce_run_limits
 
 POLICY = {
     "MaxAgeDays": 90,

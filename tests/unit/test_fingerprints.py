@@ -4,7 +4,7 @@ import hashlib
 
 import pytest
 
-from credential_rotation.redaction import FINGERPRINT_HEX_DIGITS, Fingerprints
+from credential_rotation.domain.redaction import FINGERPRINT_HEX_DIGITS, Fingerprints
 
 KEY = b"k" * 64
 VC = "abcdefghijklmnopqrstuv"

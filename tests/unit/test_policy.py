@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from credential_rotation.policy import (
+from credential_rotation.domain.policy import (
     Plan,
     PolicySettings,
     Reason,

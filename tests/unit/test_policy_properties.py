@@ -11,7 +11,14 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from credential_rotation.policy import Plan, PolicySettings, Reason, confirm_deletions, is_protected, judge
+from credential_rotation.domain.policy import (
+    Plan,
+    PolicySettings,
+    Reason,
+    confirm_deletions,
+    is_protected,
+    judge,
+)
 
 ZONES = (UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8)))
 # Few letters, both cases: equal usernames, shared prefixes and names that sort close come up often.

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from credential_rotation.rotation_due import RotationDecision, RotationReason, decide
+from credential_rotation.domain.rotation_due import RotationDecision, RotationReason, decide
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 ROTATE_AFTER_DAYS = 30

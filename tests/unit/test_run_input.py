@@ -2,8 +2,8 @@
 
 import pytest
 
-from credential_rotation.errors import InvalidInput
-from credential_rotation.run_input import MAX_COMMENT_BYTES, RunInput, parse_input
+from credential_rotation.domain.errors import InvalidInput
+from credential_rotation.tasks.run_input import MAX_COMMENT_BYTES, RunInput, parse_input
 
 
 def refusal(execution_input: object) -> str:

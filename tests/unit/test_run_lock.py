@@ -8,8 +8,8 @@ import pytest
 from cfnlint.decode import cfn_yaml
 from moto import mock_aws
 
-from credential_rotation.errors import RunInProgress
-from credential_rotation.run_lock import LEASE, LOCK_KEY, LONGEST_TASK, RunLock
+from credential_rotation.adapters.run_lock import LEASE, LOCK_KEY, LONGEST_TASK, RunLock
+from credential_rotation.domain.errors import RunInProgress
 from sandbox.template import REPOSITORY
 
 TABLE = "ledger"

@@ -7,16 +7,16 @@ import pytest
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-from credential_rotation.errors import DeletionOutcomeUnknown
-from credential_rotation.policy import Reason
-from credential_rotation.run_metrics import (
+from credential_rotation.adapters.run_metrics import (
     GUARD_REASONS,
     NAMESPACE,
     RETRIED_ERRORS,
     connector_counts,
     run_counts,
 )
-from credential_rotation.task import task
+from credential_rotation.domain.errors import DeletionOutcomeUnknown
+from credential_rotation.domain.policy import Reason
+from credential_rotation.runtime.task import task
 from sandbox.lambda_runtime import LambdaContext
 from sandbox.template import REPOSITORY
 

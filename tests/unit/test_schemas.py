@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from credential_rotation.audit_documents import SCHEMAS, schema
+from credential_rotation.domain.audit_documents import SCHEMAS, schema
 from sandbox.template import REPOSITORY
 
 
@@ -17,7 +17,7 @@ def test_the_published_schema_has_not_drifted_from_its_model(file_name):
 
 
 def test_the_event_and_the_report_carry_the_schema_version_the_builder_writes():
-    from credential_rotation import audit
+    from credential_rotation.tasks import audit
 
     for file_name in SCHEMAS:
         published = json.loads((REPOSITORY / "schemas" / file_name).read_text())

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from credential_rotation.successor import USERNAME_PREFIX, new_password, new_username
+from credential_rotation.domain.successor import USERNAME_PREFIX, new_password, new_username
 
 ISSUED_AT = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 PREFIX_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-_.")

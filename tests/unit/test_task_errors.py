@@ -6,8 +6,8 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 from pydantic import BaseModel
 
-from credential_rotation.errors import InvalidInput, RunRecordMismatch
-from credential_rotation.task import MAX_MESSAGE_CHARACTERS, sanitized, task
+from credential_rotation.domain.errors import InvalidInput, RunRecordMismatch
+from credential_rotation.runtime.task import MAX_MESSAGE_CHARACTERS, sanitized, task
 from sandbox.lambda_runtime import LambdaContext
 
 SECRET = "sip-london-2025"  # stands for any username or password a message could carry

@@ -2,7 +2,12 @@
 
 import pytest
 
-from credential_rotation.unmanaged import MAX_USERNAME_BYTES, Unmanageable, sort_listing, why_unmanageable
+from credential_rotation.domain.unmanaged import (
+    MAX_USERNAME_BYTES,
+    Unmanageable,
+    sort_listing,
+    why_unmanageable,
+)
 
 
 @pytest.mark.parametrize(

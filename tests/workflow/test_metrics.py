@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from credential_rotation.run_metrics import NAMESPACE, run_counts
+from credential_rotation.adapters.run_metrics import NAMESPACE, run_counts
 from sandbox.session import Sandbox
 from sandbox.template import REPOSITORY
 

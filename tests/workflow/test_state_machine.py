@@ -407,7 +407,7 @@ def test_a_ledger_failure_after_the_delete_does_not_hide_the_deletion(
 ):
     from botocore.exceptions import ClientError
 
-    from credential_rotation.ledger import CredentialLedger
+    from credential_rotation.adapters.ledger import CredentialLedger
 
     fleet.age({"pbx": {"old": ["sip-old"], "young": ["sip-new"]}})
 

@@ -4,10 +4,10 @@ MaxDeletions or names more stale usernames than one audit event can carry."""
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from credential_rotation.audit import largest_event_bytes
-from credential_rotation.models import DeletionLimitRequest
-from credential_rotation.planning import enforce_run_limits
-from credential_rotation.task import task
+from credential_rotation.domain.models import DeletionLimitRequest
+from credential_rotation.runtime.task import task
+from credential_rotation.tasks.audit import largest_event_bytes
+from credential_rotation.tasks.planning import enforce_run_limits
 
 logger = Logger()
 

@@ -5,11 +5,11 @@ from datetime import UTC, datetime
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from credential_rotation import wiring
-from credential_rotation.models import DeletionRequest
-from credential_rotation.redaction import logged_fingerprints
-from credential_rotation.retirement import retire_stale
-from credential_rotation.task import task
+from credential_rotation.domain.models import DeletionRequest
+from credential_rotation.domain.redaction import logged_fingerprints
+from credential_rotation.runtime import wiring
+from credential_rotation.runtime.task import task
+from credential_rotation.tasks.retirement import retire_stale
 
 logger = Logger()
 

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from credential_rotation import issuing, wiring
-from credential_rotation.models import IssueRequest
-from credential_rotation.task import task
+from credential_rotation.domain.models import IssueRequest
+from credential_rotation.runtime import wiring
+from credential_rotation.runtime.task import task
+from credential_rotation.tasks import issuing
 
 logger = Logger()
 

@@ -3,11 +3,11 @@
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from credential_rotation import wiring
-from credential_rotation.models import ConnectorTask
-from credential_rotation.planning import plan_connector
-from credential_rotation.redaction import MAX_LOGGED_FINGERPRINTS, logged_fingerprints
-from credential_rotation.task import task
+from credential_rotation.domain.models import ConnectorTask
+from credential_rotation.domain.redaction import MAX_LOGGED_FINGERPRINTS, logged_fingerprints
+from credential_rotation.runtime import wiring
+from credential_rotation.runtime.task import task
+from credential_rotation.tasks.planning import plan_connector
 
 logger = Logger()
 

@@ -7,13 +7,13 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
-from credential_rotation import wiring
-from credential_rotation.audit import build_event, build_report, execution_failure, execution_summary
-from credential_rotation.config import get_settings
-from credential_rotation.errors import MalformedTaskInput
-from credential_rotation.run_metrics import publish_run_metrics
-from credential_rotation.run_records import report_key
-from credential_rotation.task import task
+from credential_rotation.adapters.run_metrics import publish_run_metrics
+from credential_rotation.domain.record_keys import report_key
+from credential_rotation.domain.errors import MalformedTaskInput
+from credential_rotation.runtime import wiring
+from credential_rotation.runtime.config import get_settings
+from credential_rotation.runtime.task import task
+from credential_rotation.tasks.audit import build_event, build_report, execution_failure, execution_summary
 
 logger = Logger()
 

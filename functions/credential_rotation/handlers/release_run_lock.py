@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from credential_rotation import wiring
-from credential_rotation.models import ExecutionEnded
-from credential_rotation.task import task
+from credential_rotation.domain.models import ExecutionEnded
+from credential_rotation.runtime import wiring
+from credential_rotation.runtime.task import task
 
 logger = Logger()
 

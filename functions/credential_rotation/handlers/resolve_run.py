@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from credential_rotation import wiring
-from credential_rotation.config import get_settings
-from credential_rotation.errors import InvalidInput, RunInProgress, TooManyVoiceConnectors
-from credential_rotation.models import ResolveRunRequest
-from credential_rotation.run_input import refusal_context, resolve_run
-from credential_rotation.task import task
+from credential_rotation.domain.errors import InvalidInput, RunInProgress, TooManyVoiceConnectors
+from credential_rotation.domain.models import ResolveRunRequest
+from credential_rotation.runtime import wiring
+from credential_rotation.runtime.config import get_settings
+from credential_rotation.runtime.task import task
+from credential_rotation.tasks.run_input import refusal_context, resolve_run
 
 logger = Logger()
 # What refuses a run before anything is listed; any other error fails the task (and is retried or caught).

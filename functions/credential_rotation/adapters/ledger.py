@@ -22,80 +22,24 @@ repairs or removes the row. Writes are conditional, so two runs observing at onc
 
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-PRESENT, GONE, DELETED, ISSUING = "present", "gone", "deleted", "issuing"
-STATES = frozenset({PRESENT, GONE, DELETED, ISSUING})
+from botocore.exceptions import BotoCoreError, ClientError
+
+from credential_rotation.domain.ledger_records import (
+    DELETED,
+    GONE,
+    ISSUING,
+    PRESENT,
+    STATES,
+    LedgerProblem,
+    LedgerRecord,
+    LedgerView,
+)
+
 _OPTIONAL_TEXT = ("RetiringBy", "DeletedBy", "SecretVersionId", "IssuedBy")
 _OPTIONAL_DATES = ("IssuedAt", "PromotedAt")
-
-
-@dataclass(frozen=True)
-class LedgerRecord:
-    username: str
-    state: str
-    # None only while "issuing": chosen by CreateSecret, not yet seen on the connector.
-    first_seen_at: datetime | None
-    # The execution whose delete step was about to delete it (set just before the delete call).
-    retiring_by: str | None = None
-    # The execution that deleted it (state "deleted").
-    deleted_by: str | None = None
-    # Set for a successor this workflow issued: the secret version that holds it.
-    secret_version_id: str | None = None
-    issued_at: datetime | None = None
-    issued_by: str | None = None
-    # When AWSCURRENT moved to it.
-    promoted_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class LedgerProblem:
-    """A row the ledger cannot read: which username (when that much is readable) and what is wrong."""
-
-    username: str | None
-    problem: str
-
-
-@dataclass(frozen=True)
-class LedgerView:
-    records: dict[str, LedgerRecord]
-    problems: tuple[LedgerProblem, ...] = ()
-
-    @property
-    def unreadable(self) -> frozenset[str]:
-        """Usernames whose row is malformed: judged as new, never dated over, never marked."""
-        return frozenset(problem.username for problem in self.problems if problem.username is not None)
-
-    def first_seen(self) -> dict[str, datetime]:
-        """The date of every username whose life is current."""
-        return {
-            username: record.first_seen_at
-            for username, record in self.records.items()
-            if record.state == PRESENT and record.first_seen_at is not None
-        }
-
-    def by_version(self) -> dict[str, LedgerRecord]:
-        """The successors this workflow created, by the secret version that holds each."""
-        return {
-            record.secret_version_id: record
-            for record in self.records.values()
-            if record.secret_version_id is not None
-        }
-
-    @property
-    def promoted_any(self) -> bool:
-        """Whether this workflow ever moved the connector's AWSCURRENT to a credential it issued."""
-        return any(record.promoted_at is not None for record in self.records.values())
-
-
-@dataclass(frozen=True)
-class Observation:
-    """A listing recorded: the first-seen date of every listed username the ledger can date."""
-
-    first_seen: dict[str, datetime]
-    view: LedgerView
 
 
 def _timestamp(moment: datetime) -> str:
@@ -174,28 +118,6 @@ class CredentialLedger:
                 return LedgerView(records, tuple(problems))
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def observe(self, voice_connector_id: str, usernames: Iterable[str], now: datetime) -> Observation:
-        """Record a listing: date the usernames seen for the first time, mark the missing ones gone.
-
-        ``usernames`` must all be keyable (see unmanaged.py). A username whose row is malformed is left
-        alone and gets no date: the policy judges it as new.
-        """
-        view = self.read(voice_connector_id)
-        listed = set(usernames)
-        first_seen: dict[str, datetime] = {}
-        for username in sorted(listed - view.unreadable):
-            record = view.records.get(username)
-            if record is not None and record.state == PRESENT and record.first_seen_at is not None:
-                first_seen[username] = record.first_seen_at
-            elif record is not None and record.state == ISSUING:
-                first_seen[username] = self._first_sighting_of_successor(voice_connector_id, record, now)
-            else:
-                first_seen[username] = self._start_life(voice_connector_id, username, now, record)
-        for username, record in view.records.items():
-            if record.state == PRESENT and username not in listed:
-                self._mark_gone(voice_connector_id, record, now)
-        return Observation(first_seen=first_seen, view=view)
-
     def record_issuing(
         self, voice_connector_id: str, username: str, secret_version_id: str, issued_at: datetime, by: str
     ) -> bool:
@@ -265,37 +187,54 @@ class CredentialLedger:
             marked.append(username)
         return tuple(marked)
 
-    def unmark_retiring(self, voice_connector_id: str, usernames: Iterable[str], execution_arn: str) -> None:
-        """The delete call was refused: the marks must not blame this execution for a person's removal."""
-        for username in usernames:
-            with suppress(self._client.exceptions.ConditionalCheckFailedException):
-                self._client.update_item(
-                    TableName=self._table,
-                    Key=self._key(voice_connector_id, username),
-                    UpdateExpression="REMOVE RetiringBy",
-                    ConditionExpression="RetiringBy = :by",
-                    ExpressionAttributeValues={":by": {"S": execution_arn}},
-                )
+    def unmark_retiring(self, voice_connector_id: str, usernames: Iterable[str], execution_arn: str) -> bool:
+        """The delete call was refused: the marks must not blame this execution for a person's removal.
+
+        Best effort, and whether every mark was taken back: a mark left behind only blames this execution
+        for a later removal, and the error the caller must raise is the delete's, not this one's.
+        """
+        try:
+            for username in usernames:
+                with suppress(self._client.exceptions.ConditionalCheckFailedException):
+                    self._client.update_item(
+                        TableName=self._table,
+                        Key=self._key(voice_connector_id, username),
+                        UpdateExpression="REMOVE RetiringBy",
+                        ConditionExpression="RetiringBy = :by",
+                        ExpressionAttributeValues={":by": {"S": execution_arn}},
+                    )
+        except (BotoCoreError, ClientError):
+            return False
+        return True
 
     def mark_deleted(
         self, voice_connector_id: str, usernames: Iterable[str], deleted_at: datetime, execution_arn: str
-    ) -> None:
-        for username in usernames:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(voice_connector_id, username),
-                UpdateExpression="SET #state = :deleted, DeletedAt = :at, DeletedBy = :by",
-                ExpressionAttributeNames={"#state": "State"},
-                ExpressionAttributeValues={
-                    ":deleted": {"S": DELETED},
-                    ":at": {"S": _timestamp(deleted_at)},
-                    ":by": {"S": execution_arn},
-                },
-            )
+    ) -> bool:
+        """Best effort, and whether every deletion was recorded: the deletion happened and must reach the
+        audit event, which a failed task would hide. The next listing marks what is left as deleted by
+        this execution all the same (the marks say who)."""
+        try:
+            for username in usernames:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=self._key(voice_connector_id, username),
+                    UpdateExpression="SET #state = :deleted, DeletedAt = :at, DeletedBy = :by",
+                    ExpressionAttributeNames={"#state": "State"},
+                    ExpressionAttributeValues={
+                        ":deleted": {"S": DELETED},
+                        ":at": {"S": _timestamp(deleted_at)},
+                        ":by": {"S": execution_arn},
+                    },
+                )
+        except (BotoCoreError, ClientError):
+            return False
+        return True
 
-    def _start_life(
+    def start_life(
         self, voice_connector_id: str, username: str, now: datetime, previous: LedgerRecord | None
-    ) -> datetime:
+    ) -> bool:
+        """Date a listed username ``now``, on condition that its row is still ``previous`` (or absent).
+        False when another writer changed the row first: its date stands."""
         if previous is None:
             condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(Username)"}
         else:
@@ -318,16 +257,14 @@ class CredentialLedger:
                 **condition,
             )
         except self._client.exceptions.ConditionalCheckFailedException:
-            # Another run dated it first: its date stands.
-            return self._first_seen(voice_connector_id, username, now)
-        return now
+            return False
+        return True
 
-    def _first_sighting_of_successor(
-        self, voice_connector_id: str, record: LedgerRecord, now: datetime
-    ) -> datetime:
-        """A successor CreateSecret chose is on the connector: it is dated now, and keeps what it was issued
-        as (its version, issue date and issuer)."""
-        with suppress(self._client.exceptions.ConditionalCheckFailedException):
+    def date_successor(self, voice_connector_id: str, record: LedgerRecord, now: datetime) -> bool:
+        """A successor CreateSecret chose is on the connector: dated ``now`` while its row is still
+        "issuing", keeping what it was issued as (its version, issue date and issuer). False when
+        FinishSecret or another run dated it first."""
+        try:
             self._client.update_item(
                 TableName=self._table,
                 Key=self._key(voice_connector_id, record.username),
@@ -340,11 +277,13 @@ class CredentialLedger:
                     ":now": {"S": _timestamp(now)},
                 },
             )
-            return now
-        # FinishSecret or another run dated it first: its date stands.
-        return self._first_seen(voice_connector_id, record.username, now)
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
-    def _mark_gone(self, voice_connector_id: str, record: LedgerRecord, now: datetime) -> None:
+    def end_life(self, voice_connector_id: str, record: LedgerRecord, now: datetime) -> None:
+        """A "present" username the listing no longer has: "deleted" by the execution that marked it
+        retiring, "gone" otherwise; left alone when the row changed since ``record`` was read."""
         if record.retiring_by:
             # A delete step marked it and then died: it was deleted by that execution, not by a person.
             update = "SET #state = :deleted, DeletedAt = :now, DeletedBy = :by"
@@ -367,15 +306,15 @@ class CredentialLedger:
                 },
             )
 
-    def _first_seen(self, voice_connector_id: str, username: str, now: datetime) -> datetime:
-        """The date a concurrent writer gave the username; ``now`` if its row is not one to trust."""
+    def first_seen(self, voice_connector_id: str, username: str) -> datetime | None:
+        """The date a concurrent writer gave the username; None if its row is not one to trust."""
         item = self._client.get_item(
             TableName=self._table, Key=self._key(voice_connector_id, username), ConsistentRead=True
         ).get("Item", {})
         record = parse_row(item)
         if isinstance(record, LedgerRecord) and record.first_seen_at is not None:
             return record.first_seen_at
-        return now
+        return None
 
     @staticmethod
     def _key(voice_connector_id: str, username: str) -> dict[str, dict[str, str]]:

@@ -16,46 +16,18 @@ records the version id of every successor this workflow created.
 
 import json
 from contextlib import suppress
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from credential_rotation.errors import MalformedSecret, UntrustedSuccessor
-
-CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
-
-
-def secret_name(prefix: str, voice_connector_id: str) -> str:
-    return f"{prefix}{voice_connector_id}"
-
-
-@dataclass(frozen=True)
-class StoredCredential:
-    """A successor as its secret version holds it (never the enrolment version)."""
-
-    voice_connector_id: str
-    username: str
-    issued_at: datetime
-    version_id: str
-    # Never printed: a repr or a log line of this object must not carry the password.
-    password: str = field(repr=False)
-
-
-@dataclass(frozen=True)
-class SecretState:
-    arn: str
-    versions: dict[str, tuple[str, ...]]
-    # Scheduled for deletion (DescribeSecret's DeletedDate): its values can no longer be read or written.
-    deleted: bool = False
-
-    def labelled(self, stage: str) -> str | None:
-        """The version that carries ``stage``, if any."""
-        return next((version for version, stages in self.versions.items() if stage in stages), None)
-
-    def unfinished(self) -> str | None:
-        """A successor stored by a run that did not finish: AWSPENDING on a version that is not AWSCURRENT."""
-        version = self.labelled(PENDING)
-        return version if version is not None and CURRENT not in self.versions[version] else None
+from credential_rotation.domain.errors import UntrustedSuccessor
+from credential_rotation.domain.secret_versions import (
+    CURRENT,
+    PENDING,
+    SecretState,
+    StoredCredential,
+    parse_successor,
+    secret_name,
+)
 
 
 class ConnectorSecrets:
@@ -92,7 +64,7 @@ class ConnectorSecrets:
             "Name": self.name(voice_connector_id),
             "Description": f"SIP termination credential of voice connector {voice_connector_id}",
             "ClientRequestToken": token,
-            "SecretString": _value(voice_connector_id, None, None, None),
+            "SecretString": _enrolment_value(voice_connector_id),
         }
         if self._kms_key_id:
             request["KmsKeyId"] = self._kms_key_id
@@ -107,7 +79,7 @@ class ConnectorSecrets:
         response = self._client.put_secret_value(
             SecretId=self.name(voice_connector_id),
             ClientRequestToken=token,
-            SecretString=_value(voice_connector_id, username, password, issued_at),
+            SecretString=_successor_value(voice_connector_id, username, password, issued_at),
             VersionStages=[PENDING],
         )
         return response["VersionId"]
@@ -131,44 +103,19 @@ class ConnectorSecrets:
             )
 
 
-def parse_successor(secret_string: object, version_id: str) -> StoredCredential:
-    def malformed(problem: str) -> MalformedSecret:
-        return MalformedSecret(f"secret version {version_id}: {problem}")
-
-    if not isinstance(secret_string, str):
-        raise malformed("has no SecretString")
-    try:
-        value = json.loads(secret_string)
-    except ValueError:
-        raise malformed("SecretString is not JSON") from None
-    if not isinstance(value, dict):
-        raise malformed("SecretString is not a JSON object")
-    for name in ("VoiceConnectorId", "Username", "Password", "IssuedAt"):
-        if not isinstance(value.get(name), str) or not value[name]:
-            raise malformed(f"{name}: missing, null or not a non-empty string")
-    try:
-        issued_at = datetime.fromisoformat(value["IssuedAt"])
-    except ValueError:
-        raise malformed("IssuedAt: not an ISO 8601 date and time") from None
-    if issued_at.utcoffset() is None:
-        raise malformed("IssuedAt: has no time zone")
-    return StoredCredential(
-        voice_connector_id=value["VoiceConnectorId"],
-        username=value["Username"],
-        issued_at=issued_at,
-        version_id=version_id,
-        password=value["Password"],
+def _enrolment_value(voice_connector_id: str) -> str:
+    """The first version of a new secret: it names the connector and holds no credential."""
+    return json.dumps(
+        {"VoiceConnectorId": voice_connector_id, "Username": None, "Password": None, "IssuedAt": None}
     )
 
 
-def _value(
-    voice_connector_id: str, username: str | None, password: str | None, issued_at: datetime | None
-) -> str:
+def _successor_value(voice_connector_id: str, username: str, password: str, issued_at: datetime) -> str:
     return json.dumps(
         {
             "VoiceConnectorId": voice_connector_id,
             "Username": username,
             "Password": password,
-            "IssuedAt": issued_at.isoformat() if issued_at else None,
+            "IssuedAt": issued_at.isoformat(),
         }
     )

@@ -10,12 +10,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from credential_rotation.audit import MAX_MESSAGE_BYTES
-from credential_rotation.chime import VoiceConnectorCredentials
-from credential_rotation.current_credential import current_username
-from credential_rotation.errors import AuditLimitExceeded, DeletionLimitExceeded
-from credential_rotation.ledger import CredentialLedger
-from credential_rotation.models import (
+from credential_rotation.domain.current_credential import current_username
+from credential_rotation.domain.errors import AuditLimitExceeded, DeletionLimitExceeded
+from credential_rotation.domain.models import (
     ConnectorTask,
     LedgerRowProblem,
     PlanRecord,
@@ -23,18 +20,20 @@ from credential_rotation.models import (
     RotationEntry,
     UnmanagedCredential,
 )
-from credential_rotation.policy import Reason, judge
-from credential_rotation.redaction import Fingerprints
-from credential_rotation.rotation_due import decide
-from credential_rotation.run_records import RunRecords, plan_key
-from credential_rotation.secret_store import ConnectorSecrets
-from credential_rotation.unmanaged import sort_listing
+from credential_rotation.domain.policy import Reason, judge
+from credential_rotation.domain.record_keys import plan_key
+from credential_rotation.domain.redaction import Fingerprints
+from credential_rotation.domain.rotation_due import decide
+from credential_rotation.domain.unmanaged import sort_listing
+from credential_rotation.ports import ConnectorSecrets, Ledger, RunRecords, VoiceConnectors
+from credential_rotation.tasks.audit import MAX_MESSAGE_BYTES
+from credential_rotation.tasks.observation import observe
 
 
 def plan_connector(
     task: ConnectorTask,
-    chime: VoiceConnectorCredentials,
-    ledger: CredentialLedger,
+    chime: VoiceConnectors,
+    ledger: Ledger,
     secrets: ConnectorSecrets,
     records: RunRecords,
     fingerprints: Fingerprints,
@@ -43,7 +42,7 @@ def plan_connector(
     vc_id = task.voice_connector_id
     listing = sort_listing(chime.usernames(vc_id))
     # Recording is observation, not change: a dry run records first-seen dates too.
-    observed = ledger.observe(vc_id, listing.managed, task.now)
+    observed = observe(ledger, vc_id, listing.managed, task.now)
     secret = secrets.state(vc_id)
     current = current_username(secret, observed.view, listing.managed)
     plan = judge(

@@ -20,12 +20,12 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from credential_rotation.audit_documents import SCHEMA_VERSION
-from credential_rotation.errors import RunRecordMismatch
-from credential_rotation.models import OutcomeRecord, PlanRecord, RecordRef
-from credential_rotation.rotation_due import RotationReason
-from credential_rotation.run_input import refusal_context
-from credential_rotation.run_records import RunRecords
+from credential_rotation.domain.audit_documents import SCHEMA_VERSION
+from credential_rotation.domain.errors import RunRecordMismatch
+from credential_rotation.domain.models import OutcomeRecord, PlanRecord, RecordRef
+from credential_rotation.domain.rotation_due import RotationReason
+from credential_rotation.ports import RunRecords
+from credential_rotation.tasks.run_input import refusal_context
 
 # 2.0: the run's full report in S3 (Report names it); the event keeps per connector Counts, Stale,
 # Deleted, Unconfirmed, Issued and Error, and leaves the listing and its reasons to the report.

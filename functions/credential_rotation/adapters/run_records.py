@@ -14,41 +14,13 @@ in the same bucket, under S3 Object Lock, with every record of the run beside it
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any, Protocol, Self
+from typing import Any
 
 from pydantic import ValidationError
 
-from credential_rotation.errors import RunRecordMismatch
-from credential_rotation.models import RecordRef, ReportLocation
-
-
-class RunRecord(Protocol):
-    """A record one task of one run wrote about one connector."""
-
-    execution_arn: str
-    voice_connector_id: str
-
-    @classmethod
-    def model_validate(cls, document: Any) -> Self: ...
-
-
-def execution_name(execution_arn: str) -> str:
-    """The last part of an execution ARN: unique per state machine, and safe in an S3 key."""
-    return execution_arn.rsplit(":", 1)[-1]
-
-
-def plan_key(execution_arn: str, voice_connector_id: str) -> str:
-    return f"runs/{execution_name(execution_arn)}/plans/{voice_connector_id}.json"
-
-
-def outcome_key(execution_arn: str, voice_connector_id: str) -> str:
-    return f"runs/{execution_name(execution_arn)}/outcomes/{voice_connector_id}.json"
-
-
-def report_key(execution_arn: str, started_at: str) -> str:
-    # Dated folders, so that a person finds a night's report by its date.
-    day = started_at[:10].replace("-", "/")
-    return f"reports/{day}/{execution_name(execution_arn)}.json"
+from credential_rotation.domain.errors import RunRecordMismatch
+from credential_rotation.domain.models import RecordRef, ReportLocation
+from credential_rotation.ports import RunRecord
 
 
 def encode(document: Mapping[str, Any]) -> bytes:

@@ -17,11 +17,11 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from credential_rotation.config import Settings
-from credential_rotation.errors import InvalidInput, TooManyVoiceConnectors
-from credential_rotation.models import Policy, Run, describe
-from credential_rotation.models import Trigger as TriggerName
-from credential_rotation.successor import USERNAME_PREFIX
+from credential_rotation.domain.errors import InvalidInput, TooManyVoiceConnectors
+from credential_rotation.domain.models import Policy, Run, describe
+from credential_rotation.domain.models import Trigger as TriggerName
+from credential_rotation.domain.settings import Settings
+from credential_rotation.domain.successor import USERNAME_PREFIX
 
 # The botocore model's pattern for a voice connector id; the API itself does not enforce it client-side.
 VOICE_CONNECTOR_ID = re.compile(

@@ -15,20 +15,16 @@ ledger just before its delete call, so that a deletion whose answer was lost is 
 What was deleted goes to the audit bucket as the connector's outcome record.
 """
 
-import contextlib
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from credential_rotation.chime import VoiceConnectorCredentials, proves_nothing_deleted
-from credential_rotation.current_credential import current_username
-from credential_rotation.ledger import DELETED, PRESENT, CredentialLedger, LedgerView
-from credential_rotation.models import DeletionRequest, DeletionSummary, OutcomeRecord, PlanRecord
-from credential_rotation.policy import confirm_deletions
-from credential_rotation.run_records import RunRecords, outcome_key
-from credential_rotation.secret_store import ConnectorSecrets
-from credential_rotation.unmanaged import sort_listing
+from credential_rotation.domain.current_credential import current_username
+from credential_rotation.domain.ledger_records import DELETED, PRESENT, LedgerView
+from credential_rotation.domain.models import DeletionRequest, DeletionSummary, OutcomeRecord, PlanRecord
+from credential_rotation.domain.policy import confirm_deletions
+from credential_rotation.domain.record_keys import outcome_key
+from credential_rotation.domain.unmanaged import sort_listing
+from credential_rotation.ports import ConnectorSecrets, Ledger, RunRecords, VoiceConnectors
 
 # Usernames per delete call. The API takes a list and documents no limit; a bounded call keeps a request
 # small whatever the plan holds, and each batch is marked just before its own call.
@@ -37,8 +33,8 @@ DELETE_BATCH = 100
 
 def retire_stale(
     request: DeletionRequest,
-    chime: VoiceConnectorCredentials,
-    ledger: CredentialLedger,
+    chime: VoiceConnectors,
+    ledger: Ledger,
     secrets: ConnectorSecrets,
     records: RunRecords,
     deleted_at: datetime,
@@ -65,14 +61,10 @@ def retire_stale(
         if marked:
             _delete(chime, ledger, vc_id, marked, request.execution_arn)
             deleted.update(marked)
-    ledger_updated = True
-    if deleted:
-        try:
-            ledger.mark_deleted(vc_id, sorted(deleted), deleted_at, request.execution_arn)
-        except (BotoCoreError, ClientError):
-            # The deletion happened and must reach the audit event; failing the task here would hide
-            # it. The next run's listing marks these usernames deleted in the ledger all the same.
-            ledger_updated = False
+    # Best effort: the deletion happened and must reach the audit event, which a failed task would hide.
+    ledger_updated = not deleted or ledger.mark_deleted(
+        vc_id, sorted(deleted), deleted_at, request.execution_arn
+    )
     outcome = OutcomeRecord(
         execution_arn=request.execution_arn,
         voice_connector_id=vc_id,
@@ -107,21 +99,11 @@ def _deleted_by_earlier_attempt(
 
 
 def _delete(
-    chime: VoiceConnectorCredentials,
-    ledger: CredentialLedger,
-    vc_id: str,
-    marked: Sequence[str],
-    execution_arn: str,
+    chime: VoiceConnectors, ledger: Ledger, vc_id: str, marked: Sequence[str], execution_arn: str
 ) -> None:
-    try:
-        chime.delete(vc_id, marked)
-    except ClientError as error:
-        if proves_nothing_deleted(error):
-            # Best effort: a mark left behind only blames this execution for a later removal, and the
-            # error the caller needs is the delete's.
-            with contextlib.suppress(BotoCoreError, ClientError):
-                ledger.unmark_retiring(vc_id, marked, execution_arn)
-        raise
+    """One batch. A refusal proves nothing was deleted: its marks are taken back (best effort) before the
+    service's error is raised again. Any other failure leaves them for a retry to find out."""
+    chime.delete(vc_id, marked, on_refused=lambda: ledger.unmark_retiring(vc_id, marked, execution_arn))
 
 
 def _batches(usernames: Sequence[str]) -> Iterator[Sequence[str]]:

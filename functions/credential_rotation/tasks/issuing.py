@@ -25,12 +25,11 @@ import re
 import uuid
 from datetime import datetime
 
-from credential_rotation.chime import VoiceConnectorCredentials
-from credential_rotation.errors import MalformedTaskInput, SuccessorNotListed, UntrustedSuccessor
-from credential_rotation.ledger import ISSUING, PRESENT, CredentialLedger, LedgerRecord
-from credential_rotation.models import IssueRequest, Successor
-from credential_rotation.secret_store import ConnectorSecrets, StoredCredential
-from credential_rotation.successor import (
+from credential_rotation.domain.errors import MalformedTaskInput, SuccessorNotListed, UntrustedSuccessor
+from credential_rotation.domain.ledger_records import ISSUING, PRESENT, LedgerRecord
+from credential_rotation.domain.models import IssueRequest, Successor
+from credential_rotation.domain.secret_versions import StoredCredential
+from credential_rotation.domain.successor import (
     PASSWORD_ALPHABET,
     PASSWORD_LENGTH,
     SUFFIX_ALPHABET,
@@ -40,6 +39,7 @@ from credential_rotation.successor import (
     new_password,
     new_username,
 )
+from credential_rotation.ports import ConnectorSecrets, Ledger, VoiceConnectors
 
 # Fixed namespace for the version ids: the same execution and connector always give the same token.
 TOKEN_NAMESPACE = uuid.UUID("6f1c2c4e-53a5-4d7b-9a43-0c2f8d1e7b10")
@@ -59,8 +59,8 @@ def version_token(execution_arn: str, voice_connector_id: str, purpose: str = "s
 def create_secret(
     request: IssueRequest,
     secrets: ConnectorSecrets,
-    ledger: CredentialLedger,
-    chime: VoiceConnectorCredentials,
+    ledger: Ledger,
+    chime: VoiceConnectors,
     now: datetime,
     choice: Choice | None = None,
 ) -> Successor:
@@ -93,8 +93,8 @@ def _store_new(
     request: IssueRequest,
     token: str,
     secrets: ConnectorSecrets,
-    ledger: CredentialLedger,
-    chime: VoiceConnectorCredentials,
+    ledger: Ledger,
+    chime: VoiceConnectors,
     now: datetime,
     choice: Choice | None,
 ) -> StoredCredential:
@@ -114,8 +114,8 @@ def _store_new(
 
 def _choose_username(
     request: IssueRequest,
-    ledger: CredentialLedger,
-    chime: VoiceConnectorCredentials,
+    ledger: Ledger,
+    chime: VoiceConnectors,
     token: str,
     now: datetime,
     extra: dict,
@@ -135,7 +135,7 @@ def _choose_username(
 def trusted_successor(
     request: IssueRequest,
     secrets: ConnectorSecrets,
-    ledger: CredentialLedger,
+    ledger: Ledger,
     version_id: str,
 ) -> StoredCredential:
     """The successor in ``version_id``, if this workflow created it; UntrustedSuccessor otherwise."""
@@ -175,15 +175,15 @@ def _content_problem(stored: StoredCredential, record: LedgerRecord, vc_id: str)
 def set_secret(
     request: IssueRequest,
     secrets: ConnectorSecrets,
-    ledger: CredentialLedger,
-    chime: VoiceConnectorCredentials,
+    ledger: Ledger,
+    chime: VoiceConnectors,
 ) -> None:
     successor = required_successor(request)
     stored = trusted_successor(request, secrets, ledger, successor.version_id)
     chime.put(request.voice_connector_id, stored.username, stored.password)
 
 
-def test_secret(request: IssueRequest, chime: VoiceConnectorCredentials) -> None:
+def test_secret(request: IssueRequest, chime: VoiceConnectors) -> None:
     successor = required_successor(request)
     if successor.username not in chime.usernames(request.voice_connector_id):
         raise SuccessorNotListed(
@@ -195,7 +195,7 @@ def test_secret(request: IssueRequest, chime: VoiceConnectorCredentials) -> None
 def finish_secret(
     request: IssueRequest,
     secrets: ConnectorSecrets,
-    ledger: CredentialLedger,
+    ledger: Ledger,
     now: datetime,
 ) -> Successor:
     successor = required_successor(request)

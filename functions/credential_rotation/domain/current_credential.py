@@ -18,9 +18,9 @@ version id of every successor it created and when it promoted one.
 
 from collections.abc import Collection
 
-from credential_rotation.errors import CurrentCredentialUnverified
-from credential_rotation.ledger import PRESENT, LedgerView
-from credential_rotation.secret_store import CURRENT, SecretState
+from credential_rotation.domain.errors import CurrentCredentialUnverified
+from credential_rotation.domain.ledger_records import PRESENT, LedgerView
+from credential_rotation.domain.secret_versions import CURRENT, SecretState
 
 
 def current_username(secret: SecretState | None, view: LedgerView, listed: Collection[str]) -> str | None:

@@ -21,9 +21,9 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
 from botocore.exceptions import BotoCoreError, ClientError
 
-from credential_rotation.errors import RotationError
-from credential_rotation.run_metrics import count_retryable_failure
-from credential_rotation.tracing import traced
+from credential_rotation.adapters.run_metrics import count_retryable_failure
+from credential_rotation.domain.errors import RotationError
+from credential_rotation.runtime.tracing import traced
 
 # Loggers whose records can carry request or response bodies, pinned above DEBUG whatever the root says.
 SDK_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer", "aws_xray_sdk", "aws_lambda_powertools")

@@ -6,12 +6,12 @@ Deciding whether a failed delete may still have deleted is this module's busines
 answer knows, and only a refusal (4xx) proves nothing happened.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from credential_rotation.errors import DeletionOutcomeUnknown
+from credential_rotation.domain.errors import DeletionOutcomeUnknown
 
 # ListVoiceConnectors' largest page in the service model.
 PAGE_SIZE = 100
@@ -44,17 +44,25 @@ class VoiceConnectorCredentials:
             VoiceConnectorId=voice_connector_id, Credentials=[{"Username": username, "Password": password}]
         )
 
-    def delete(self, voice_connector_id: str, usernames: Sequence[str]) -> None:
-        """One call for the list. A service error is raised as botocore raised it (see
-        ``proves_nothing_deleted``); a call whose answer never came (the connection closed, timed out or
-        failed in any other way below the service) raises DeletionOutcomeUnknown, which the state machine
-        retries like a server fault: the service may have acted on it."""
+    def delete(
+        self, voice_connector_id: str, usernames: Sequence[str], on_refused: Callable[[], object]
+    ) -> None:
+        """One call for the list. When the service refused it (``proves_nothing_deleted``), ``on_refused``
+        runs and the service's error is raised again as botocore raised it, so the state machine's Retry
+        still matches its name; any other service error may have come after the deletion took effect and
+        is raised untouched. A call whose answer never came (the connection closed, timed out or failed in
+        any other way below the service) raises DeletionOutcomeUnknown, which the state machine retries
+        like a server fault: the service may have acted on it."""
         if not usernames:
             raise ValueError("usernames must not be empty: the API would be called for nothing")
         try:
             self._client.delete_voice_connector_termination_credentials(
                 VoiceConnectorId=voice_connector_id, Usernames=list(usernames)
             )
+        except ClientError as error:
+            if proves_nothing_deleted(error):
+                on_refused()
+            raise
         except BotoCoreError as error:
             raise DeletionOutcomeUnknown(
                 f"the delete call's answer was lost ({type(error).__name__}): the service may have deleted, "

@@ -8,10 +8,10 @@ from typing import Any, Literal, Self
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_pascal
 
-from credential_rotation.errors import MalformedTaskInput
-from credential_rotation.policy import PolicySettings, Reason
-from credential_rotation.rotation_due import RotationReason
-from credential_rotation.unmanaged import Unmanageable
+from credential_rotation.domain.errors import MalformedTaskInput
+from credential_rotation.domain.policy import PolicySettings, Reason
+from credential_rotation.domain.rotation_due import RotationReason
+from credential_rotation.domain.unmanaged import Unmanageable
 
 Trigger = Literal["schedule", "manual"]
 

@@ -18,7 +18,7 @@ delete step's re-listing stays as the second line of defence.
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from credential_rotation.errors import RunInProgress
+from credential_rotation.domain.errors import RunInProgress
 
 # The lock's item: "#" is outside every voice connector id's alphabet, so no ledger query can meet it,
 # and the functions' IAM conditions (dynamodb:LeadingKeys) allow them this key and no other.

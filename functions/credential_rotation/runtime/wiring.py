@@ -7,14 +7,14 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from credential_rotation.audit_topic import AuditTopic
-from credential_rotation.chime import VoiceConnectorCredentials
-from credential_rotation.config import get_settings
-from credential_rotation.ledger import CredentialLedger
-from credential_rotation.redaction import Fingerprints
-from credential_rotation.run_lock import RunLock
-from credential_rotation.run_records import RunRecords
-from credential_rotation.secret_store import ConnectorSecrets
+from credential_rotation.adapters.audit_topic import AuditTopic
+from credential_rotation.adapters.chime import VoiceConnectorCredentials
+from credential_rotation.adapters.ledger import CredentialLedger
+from credential_rotation.adapters.run_lock import RunLock
+from credential_rotation.adapters.run_records import RunRecords
+from credential_rotation.adapters.secret_store import ConnectorSecrets
+from credential_rotation.domain.redaction import Fingerprints
+from credential_rotation.runtime.config import get_settings
 
 # One attempt per call: Step Functions owns the retry policy, so every retry shows in the execution
 # history. (botocore's default "standard" mode would silently retry 5xx, and it never retries Chime's 429.)

@@ -1,7 +1,6 @@
-"""The functions' configuration: one model, read from the environment once per container."""
+"""The functions' configuration: the stack's parameters and resource names, as the template hands them to
+every function in its environment (``runtime/config.py`` reads it once per container)."""
 
-from functools import cache
-from os import environ
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -43,8 +42,3 @@ class Settings(BaseModel):
     secret_name_prefix: str = Field(alias="SECRET_NAME_PREFIX", min_length=1)
     # Empty: Secrets Manager's AWS managed key (aws/secretsmanager).
     secrets_kms_key_id: str = Field(alias="SECRETS_KMS_KEY_ID", default="")
-
-
-@cache
-def get_settings() -> Settings:
-    return Settings.model_validate(dict(environ))

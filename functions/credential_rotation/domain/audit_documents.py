@@ -1,7 +1,7 @@
 """The audit trail's two documents as models: the SNS audit event and the S3 report of a run.
 
 audit.py builds them; these models describe them, and the JSON Schemas in schemas/ are generated from
-them (``python -m credential_rotation.audit_documents``), so the published schema is never written by
+them (``python -m credential_rotation.domain.audit_documents``), so the published schema is never written by
 hand. Every event and report the tests see is validated against those files.
 """
 
@@ -13,9 +13,9 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_pascal
 
-from credential_rotation.policy import Reason
-from credential_rotation.rotation_due import RotationReason
-from credential_rotation.unmanaged import Unmanageable
+from credential_rotation.domain.policy import Reason
+from credential_rotation.domain.rotation_due import RotationReason
+from credential_rotation.domain.unmanaged import Unmanageable
 
 SCHEMA_VERSION = "2.0"
 SCHEMA_BASE = "https://github.com/voice-connector-credential-rotation/schemas"

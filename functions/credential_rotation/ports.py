@@ -1,0 +1,127 @@
+"""The ports: exactly what the task logic (``tasks/``) asks of the world outside it.
+
+Each is a ``typing.Protocol``. The adapters (``adapters/``) satisfy them over boto3, the test fakes
+(``tests/support/fakes.py``) in memory, and mypy checks both against them. A port speaks the domain's
+types and raises the domain's errors, or the service's own error where the state machine's Retry and
+Catch match on its name (a throttle, a server fault); the task logic never inspects an SDK error.
+"""
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol, Self
+
+from credential_rotation.domain.ledger_records import LedgerRecord, LedgerView
+from credential_rotation.domain.models import RecordRef, ReportLocation
+from credential_rotation.domain.secret_versions import SecretState, StoredCredential
+
+
+class VoiceConnectors(Protocol):
+    """A Region's voice connectors and their termination credentials (Chime SDK Voice)."""
+
+    def voice_connector_ids(self) -> Iterator[str]: ...
+
+    def usernames(self, voice_connector_id: str) -> tuple[str, ...]: ...
+
+    def put(self, voice_connector_id: str, username: str, password: str) -> None: ...
+
+    def delete(
+        self, voice_connector_id: str, usernames: Sequence[str], on_refused: Callable[[], object]
+    ) -> None:
+        """Delete ``usernames`` in one call. When the service's answer proves nothing was deleted (a
+        refusal), ``on_refused`` runs before the service's error is raised again; when the answer may have
+        come after the deletion took effect, the error is raised as it is; when no answer came at all,
+        DeletionOutcomeUnknown."""
+        ...
+
+
+class Ledger(Protocol):
+    """What the workflow knows of each connector's usernames: dates, issued successors, deletion marks.
+    Every write that can race another run is conditional on the row read, and says whether it won."""
+
+    def read(self, voice_connector_id: str) -> LedgerView: ...
+
+    def start_life(
+        self, voice_connector_id: str, username: str, now: datetime, previous: LedgerRecord | None
+    ) -> bool: ...
+
+    def date_successor(self, voice_connector_id: str, record: LedgerRecord, now: datetime) -> bool: ...
+
+    def end_life(self, voice_connector_id: str, record: LedgerRecord, now: datetime) -> None: ...
+
+    def first_seen(self, voice_connector_id: str, username: str) -> datetime | None: ...
+
+    def record_issuing(
+        self, voice_connector_id: str, username: str, secret_version_id: str, issued_at: datetime, by: str
+    ) -> bool: ...
+
+    def record_promoted(
+        self, voice_connector_id: str, username: str, verified_at: datetime, promoted_at: datetime
+    ) -> None: ...
+
+    def mark_retiring(
+        self, voice_connector_id: str, usernames: Iterable[str], execution_arn: str
+    ) -> tuple[str, ...]: ...
+
+    def unmark_retiring(self, voice_connector_id: str, usernames: Iterable[str], execution_arn: str) -> bool:
+        """Best effort: whether every mark was taken back (a failure is swallowed, not raised)."""
+        ...
+
+    def mark_deleted(
+        self, voice_connector_id: str, usernames: Iterable[str], deleted_at: datetime, execution_arn: str
+    ) -> bool:
+        """Best effort: whether the deletions were recorded (a failure is swallowed, not raised)."""
+        ...
+
+
+class ConnectorSecrets(Protocol):
+    """One secret per connector, its versions staged as in Secrets Manager's rotation contract."""
+
+    def state(self, voice_connector_id: str) -> SecretState | None: ...
+
+    def read(self, voice_connector_id: str, version_id: str) -> StoredCredential: ...
+
+    def enrol(self, voice_connector_id: str, token: str) -> None: ...
+
+    def store_pending(
+        self, voice_connector_id: str, token: str, username: str, password: str, issued_at: datetime
+    ) -> str: ...
+
+    def promote(self, voice_connector_id: str, version_id: str) -> None: ...
+
+
+class RunRecord(Protocol):
+    """A record one task of one run wrote about one connector."""
+
+    execution_arn: str
+    voice_connector_id: str
+
+    @classmethod
+    def model_validate(cls, document: Any) -> Self: ...
+
+
+class RunRecords(Protocol):
+    """The run's plans, outcomes and report, each checked by its digest when read back."""
+
+    def put(self, key: str, document: Mapping[str, Any]) -> RecordRef: ...
+
+    def read[Record: RunRecord](
+        self, ref: RecordRef, model: type[Record], voice_connector_id: str, execution_arn: str
+    ) -> Record: ...
+
+    def put_report(self, key: str, document: Mapping[str, Any]) -> ReportLocation: ...
+
+
+class RunLock(Protocol):
+    """One applying run at a time."""
+
+    def acquire(self, execution_arn: str, now: datetime) -> None: ...
+
+    def release(self, execution_arn: str) -> bool: ...
+
+    def end_with(self, execution_arn: str, ended_at: datetime) -> bool: ...
+
+
+class AuditPublisher(Protocol):
+    """Where the run's audit event goes (SNS); answers the message id."""
+
+    def publish(self, event: dict[str, Any]) -> str: ...
