@@ -56,9 +56,12 @@ demo: $(VENV)/.installed
 run: $(VENV)/.installed
 	$(BIN)/python -m sandbox.run $(EVENT)
 
+# ruff (with the complexity gate, C90), mypy (strict for functions/), and the layers' import contract.
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	PYTHONPATH=functions $(BIN)/lint-imports
 
 validate: setup
 	$(BIN)/cfn-lint template.yaml

@@ -8,8 +8,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
 from credential_rotation.adapters.run_metrics import publish_run_metrics
-from credential_rotation.domain.record_keys import report_key
 from credential_rotation.domain.errors import MalformedTaskInput
+from credential_rotation.domain.record_keys import report_key
 from credential_rotation.runtime import wiring
 from credential_rotation.runtime.config import get_settings
 from credential_rotation.runtime.task import task
