@@ -92,8 +92,11 @@ class ConnectorSecrets(Protocol):
 class RunRecord(Protocol):
     """A record one task of one run wrote about one connector."""
 
-    execution_arn: str
-    voice_connector_id: str
+    @property
+    def execution_arn(self) -> str: ...
+
+    @property
+    def voice_connector_id(self) -> str: ...
 
     @classmethod
     def model_validate(cls, document: Any) -> Self: ...

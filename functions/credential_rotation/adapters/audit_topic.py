@@ -1,11 +1,14 @@
 """The SNS adapter: publishes the audit event, with attributes subscribers can filter on."""
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the boto3 stubs are a development dependency only
+    from mypy_boto3_sns import SNSClient
 
 
 class AuditTopic:
-    def __init__(self, client: Any, topic_arn: str) -> None:
+    def __init__(self, client: "SNSClient", topic_arn: str) -> None:
         self._client = client
         self._topic_arn = topic_arn
 

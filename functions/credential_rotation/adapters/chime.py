@@ -7,18 +7,21 @@ answer knows, and only a refusal (4xx) proves nothing happened.
 """
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from credential_rotation.domain.errors import DeletionOutcomeUnknown
+
+if TYPE_CHECKING:  # the boto3 stubs are a development dependency only
+    from mypy_boto3_chime_sdk_voice import ChimeSDKVoiceClient
 
 # ListVoiceConnectors' largest page in the service model.
 PAGE_SIZE = 100
 
 
 class VoiceConnectorCredentials:
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: "ChimeSDKVoiceClient") -> None:
         self._client = client
 
     def voice_connector_ids(self) -> Iterator[str]:

@@ -23,7 +23,7 @@ repairs or removes the row. Writes are conditional, so two runs observing at onc
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -37,6 +37,9 @@ from credential_rotation.domain.ledger_records import (
     LedgerRecord,
     LedgerView,
 )
+
+if TYPE_CHECKING:  # the boto3 stubs are a development dependency only
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 _OPTIONAL_TEXT = ("RetiringBy", "DeletedBy", "SecretVersionId", "IssuedBy")
 _OPTIONAL_DATES = ("IssuedAt", "PromotedAt")
@@ -93,7 +96,7 @@ def parse_row(item: Mapping[str, Any]) -> LedgerRecord | LedgerProblem:
 
 
 class CredentialLedger:
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: "DynamoDBClient", table_name: str) -> None:
         self._client = client
         self._table = table_name
 

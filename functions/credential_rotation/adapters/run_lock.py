@@ -16,9 +16,12 @@ delete step's re-listing stays as the second line of defence.
 """
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from credential_rotation.domain.errors import RunInProgress
+
+if TYPE_CHECKING:  # the boto3 stubs are a development dependency only
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 # The lock's item: "#" is outside every voice connector id's alphabet, so no ledger query can meet it,
 # and the functions' IAM conditions (dynamodb:LeadingKeys) allow them this key and no other.
@@ -37,7 +40,7 @@ def _utc(moment: datetime) -> str:
 
 
 class RunLock:
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: "DynamoDBClient", table_name: str) -> None:
         self._client = client
         self._table = table_name
 

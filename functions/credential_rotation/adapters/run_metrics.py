@@ -52,7 +52,14 @@ def connector_counts(entry: Mapping[str, Any]) -> dict[str, int]:
 
 
 # A connector entry with nothing in it: its counts name every per-run metric, at zero.
-_EMPTY_ENTRY = {"Counts": {}, "Stale": [], "Deleted": [], "Unconfirmed": [], "Issued": None, "Error": None}
+_EMPTY_ENTRY: dict[str, Any] = {
+    "Counts": {},
+    "Stale": [],
+    "Deleted": [],
+    "Unconfirmed": [],
+    "Issued": None,
+    "Error": None,
+}
 
 
 def run_counts(event: Mapping[str, Any]) -> dict[str, int]:

@@ -14,13 +14,16 @@ in the same bucket, under S3 Object Lock, with every record of the run beside it
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from credential_rotation.domain.errors import RunRecordMismatch
 from credential_rotation.domain.models import RecordRef, ReportLocation
 from credential_rotation.ports import RunRecord
+
+if TYPE_CHECKING:  # the boto3 stubs are a development dependency only
+    from mypy_boto3_s3 import S3Client
 
 
 def encode(document: Mapping[str, Any]) -> bytes:
@@ -29,7 +32,7 @@ def encode(document: Mapping[str, Any]) -> bytes:
 
 
 class RunRecords:
-    def __init__(self, client: Any, bucket: str) -> None:
+    def __init__(self, client: "S3Client", bucket: str) -> None:
         self._client = client
         self._bucket = bucket
 

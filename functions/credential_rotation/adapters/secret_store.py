@@ -17,7 +17,7 @@ records the version id of every successor this workflow created.
 import json
 from contextlib import suppress
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from credential_rotation.domain.errors import UntrustedSuccessor
 from credential_rotation.domain.secret_versions import (
@@ -29,12 +29,15 @@ from credential_rotation.domain.secret_versions import (
     secret_name,
 )
 
+if TYPE_CHECKING:  # the boto3 stubs are a development dependency only
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
 
 class ConnectorSecrets:
     """The connectors' secrets, each named ``<prefix><voice connector id>``. The prefix is the stack's:
     the functions' IAM policy covers secrets under it and no other."""
 
-    def __init__(self, client: Any, prefix: str, kms_key_id: str | None = None) -> None:
+    def __init__(self, client: "SecretsManagerClient", prefix: str, kms_key_id: str | None = None) -> None:
         self._client = client
         self._prefix = prefix
         self._kms_key_id = kms_key_id or None

@@ -121,7 +121,7 @@ class ConnectorInReport(ConnectorInEvent):
     ledger_updated: bool = Field(
         description="False: the deletions are not in the ledger yet; the next listing records them."
     )
-    issued: IssuedInReport | None  # type: ignore[assignment]
+    issued: IssuedInReport | None
 
 
 class Run(Document):
@@ -150,7 +150,7 @@ class AuditReport(Run):
     voice_connectors: list[ConnectorInReport]
 
 
-def schema(model: type[Run], name: str) -> dict[str, Any]:
+def schema(model: type[BaseModel], name: str) -> dict[str, Any]:
     generated = model.model_json_schema(by_alias=True, mode="serialization")
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -158,7 +158,7 @@ def schema(model: type[Run], name: str) -> dict[str, Any]:
     } | generated
 
 
-SCHEMAS = {
+SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "audit-event.schema.json": (AuditEvent, "audit-event"),
     "audit-report.schema.json": (AuditReport, "audit-report"),
 }

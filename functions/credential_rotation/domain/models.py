@@ -47,7 +47,7 @@ class WireModel(BaseModel):
         except ValidationError as error:
             raise MalformedTaskInput(describe(error, f"{cls.__name__} task input")) from None
 
-    def to_wire(self) -> dict:
+    def to_wire(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
 
 

@@ -39,7 +39,7 @@ class Fingerprints:
 
 def logged_fingerprints(
     fingerprints: Fingerprints, voice_connector_id: str, usernames: Sequence[object]
-) -> dict:
+) -> dict[str, object]:
     """Fingerprints for a log line: how many there are, and the first MAX_LOGGED_FINGERPRINTS of them."""
     return {
         "count": len(usernames),

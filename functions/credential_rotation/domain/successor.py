@@ -21,7 +21,11 @@ PASSWORD_LENGTH = 40
 Choice = Callable[[Sequence[str]], str]
 
 
-def new_username(prefix: str, issued_at: datetime, choice: Choice = secrets.choice) -> str:
+# The operating system's randomness; tests pass a choice of their own.
+SYSTEM_CHOICE: Choice = secrets.choice
+
+
+def new_username(prefix: str, issued_at: datetime, choice: Choice = SYSTEM_CHOICE) -> str:
     """``<prefix><YYYYMMDD>-<8 random lowercase letters and digits>``, e.g. ``sip-20260105-k3v9q0zt``."""
     if not USERNAME_PREFIX.fullmatch(prefix):
         raise ValueError("the username prefix must be 1-32 US-ASCII letters, digits, '-', '_' or '.'")
@@ -29,7 +33,7 @@ def new_username(prefix: str, issued_at: datetime, choice: Choice = secrets.choi
     return f"{prefix}{issued_at:%Y%m%d}-{suffix}"
 
 
-def new_password(choice: Choice = secrets.choice, length: int = PASSWORD_LENGTH) -> str:
+def new_password(choice: Choice = SYSTEM_CHOICE, length: int = PASSWORD_LENGTH) -> str:
     """Random letters and digits, with at least one lowercase letter, one uppercase letter and one digit."""
     if length < 32:
         raise ValueError("a password has at least 32 characters")

@@ -1,6 +1,7 @@
 """DeleteCredentials task: delete one connector's stale usernames that are still present and still stale."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,7 +16,7 @@ logger = Logger()
 
 
 @task(logger)
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = DeletionRequest.parse(event)
     logger.append_keys(voice_connector_id=request.voice_connector_id)
     summary, outcome = retire_stale(

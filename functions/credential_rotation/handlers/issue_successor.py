@@ -2,6 +2,7 @@
 is one function for its four steps. The state machine names the step."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -9,28 +10,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from credential_rotation.domain.models import IssueRequest
 from credential_rotation.runtime import wiring
 from credential_rotation.runtime.task import task
-from credential_rotation.tasks import issuing
+from credential_rotation.tasks.issuing import issue_step
 
 logger = Logger()
 
 
 @task(logger)
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = IssueRequest.parse(event)
     vc_id = request.voice_connector_id
     logger.append_keys(voice_connector_id=vc_id, step=request.step)
-    secrets, ledger, chime = wiring.connector_secrets(), wiring.ledger(), wiring.voice_connectors()
-    match request.step:
-        case "CreateSecret":
-            successor = issuing.create_secret(request, secrets, ledger, chime, datetime.now(UTC))
-        case "SetSecret":
-            issuing.set_secret(request, secrets, ledger, chime)
-            successor = issuing.required_successor(request)
-        case "TestSecret":
-            issuing.test_secret(request, chime)
-            successor = issuing.required_successor(request)
-        case "FinishSecret":
-            successor = issuing.finish_secret(request, secrets, ledger, datetime.now(UTC))
+    successor = issue_step(
+        request, wiring.connector_secrets(), wiring.ledger(), wiring.voice_connectors(), datetime.now(UTC)
+    )
     logger.info(
         "Successor step done",
         extra={

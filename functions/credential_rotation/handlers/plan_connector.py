@@ -1,5 +1,7 @@
 """PlanConnector task: list one connector, date its usernames, judge them, and store the plan."""
 
+from typing import Any
+
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -13,7 +15,7 @@ logger = Logger()
 
 
 @task(logger)
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ConnectorTask.parse(event)
     logger.append_keys(voice_connector_id=request.voice_connector_id)
     fingerprints = wiring.fingerprints()

@@ -8,6 +8,7 @@ to 70 minutes; with it, for at most run_lock.LONGEST_TASK after the end.
 """
 
 from datetime import UTC, datetime
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -20,7 +21,7 @@ logger = Logger()
 
 
 @task(logger)
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ended = ExecutionEnded.parse(event)
     shortened = wiring.run_lock().end_with(
         ended.detail.execution_arn, ended.detail.stop_date or datetime.now(UTC)

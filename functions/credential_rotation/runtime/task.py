@@ -65,7 +65,8 @@ def sanitized(error: Exception) -> Exception:
     if isinstance(error, RotationError):
         return type(error)(message)
     # A class of the same name: Step Functions matches Retry and Catch on the name alone.
-    return type(type(error).__name__, (Exception,), {"__module__": __name__})(message)
+    same_name: type[Exception] = type(type(error).__name__, (Exception,), {"__module__": __name__})
+    return same_name(message)
 
 
 @lambda_handler_decorator

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from os import environ
 from typing import Any
 
-Handler = Callable[[dict, Any], Any]
+Handler = Callable[[Any, Any], Any]
 
 
 def tracing_enabled() -> bool:

@@ -30,9 +30,11 @@ _BUILDING = threading.Lock()
 
 
 def client(service: str, config: Config) -> Any:
-    """A new boto3 client of the default session, built under a lock."""
+    """A new boto3 client of the default session, built under a lock. Typed where it is assigned, with
+    the boto3 stubs of its service (mypy_boto3_*)."""
+    build: Any = boto3.client
     with _BUILDING:
-        return boto3.client(service, config=config)
+        return build(service, config=config)
 
 
 @cache

@@ -34,6 +34,7 @@ from credential_rotation.domain.successor import (
     PASSWORD_LENGTH,
     SUFFIX_ALPHABET,
     SUFFIX_LENGTH,
+    SYSTEM_CHOICE,
     USERNAME_PREFIX,
     Choice,
     new_password,
@@ -101,13 +102,13 @@ def _store_new(
     """Record the successor in the ledger first, then store it: a version stored but never recorded would
     look planted. A retry after the record and before the store reuses the recorded username."""
     vc_id = request.voice_connector_id
-    extra = {"choice": choice} if choice else {}
+    draw = choice or SYSTEM_CHOICE
     recorded = ledger.read(vc_id).by_version().get(token)
     if recorded is not None and recorded.issued_at is not None:
         username, issued_at = recorded.username, recorded.issued_at
     else:
-        username, issued_at = _choose_username(request, ledger, chime, token, now, extra), now
-    password = new_password(**extra)
+        username, issued_at = _choose_username(request, ledger, chime, token, now, draw), now
+    password = new_password(draw)
     version_id = secrets.store_pending(vc_id, token, username, password, issued_at=issued_at)
     return StoredCredential(vc_id, username, issued_at, version_id, password)
 
@@ -118,12 +119,12 @@ def _choose_username(
     chime: VoiceConnectors,
     token: str,
     now: datetime,
-    extra: dict,
+    draw: Choice,
 ) -> str:
     vc_id = request.voice_connector_id
     listed = set(chime.usernames(vc_id))
     for _ in range(MAX_DRAWS):
-        username = new_username(request.policy.username_prefix, now, **extra)
+        username = new_username(request.policy.username_prefix, now, draw)
         # Never one the connector has, nor one the ledger has seen: "not on the connector before the put".
         if username not in listed and ledger.record_issuing(
             vc_id, username, token, now, request.execution_arn
@@ -210,3 +211,23 @@ def required_successor(request: IssueRequest) -> Successor:
     if request.successor is None:
         raise MalformedTaskInput(f"IssueRequest task input: Successor: required for {request.step}")
     return request.successor
+
+
+def issue_step(
+    request: IssueRequest,
+    secrets: ConnectorSecrets,
+    ledger: Ledger,
+    chime: VoiceConnectors,
+    now: datetime,
+) -> Successor:
+    """The step the state machine names, and the successor as it stands after it."""
+    match request.step:
+        case "CreateSecret":
+            return create_secret(request, secrets, ledger, chime, now)
+        case "SetSecret":
+            set_secret(request, secrets, ledger, chime)
+        case "TestSecret":
+            test_secret(request, chime)
+        case "FinishSecret":
+            return finish_secret(request, secrets, ledger, now)
+    return required_successor(request)

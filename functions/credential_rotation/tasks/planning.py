@@ -8,12 +8,14 @@ what one audit event can name, before anything is deleted.
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from credential_rotation.domain.current_credential import current_username
 from credential_rotation.domain.errors import AuditLimitExceeded, DeletionLimitExceeded
 from credential_rotation.domain.models import (
     ConnectorTask,
+    DeletionLimitRequest,
     LedgerRowProblem,
     PlanRecord,
     PlanSummary,
@@ -26,7 +28,7 @@ from credential_rotation.domain.redaction import Fingerprints
 from credential_rotation.domain.rotation_due import decide
 from credential_rotation.domain.unmanaged import sort_listing
 from credential_rotation.ports import ConnectorSecrets, Ledger, RunRecords, VoiceConnectors
-from credential_rotation.tasks.audit import MAX_MESSAGE_BYTES
+from credential_rotation.tasks.audit import MAX_MESSAGE_BYTES, largest_event_bytes
 from credential_rotation.tasks.observation import observe
 
 
@@ -90,6 +92,18 @@ def plan_connector(
         rotation=record.rotation,
     )
     return summary, record
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    planned: int
+    largest_event: int
+
+
+def check_run_limits(request: DeletionLimitRequest) -> RunLimits:
+    """The CheckDeletionLimit task: the run's plans held to MaxDeletions and to one audit event."""
+    largest = largest_event_bytes(request.plans, request.policy)
+    return RunLimits(enforce_run_limits(request.plans, request.max_deletions, largest), largest)
 
 
 def enforce_run_limits(plans: Iterable[Mapping[str, Any]], max_deletions: int, largest_event: int) -> int:

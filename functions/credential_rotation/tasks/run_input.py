@@ -130,7 +130,7 @@ def _describe_input(error: ValidationError) -> list[str]:
     problems = []
     for detail in error.errors(include_url=False, include_input=False):
         key, *indices = detail["loc"] or ("",)
-        if detail["type"] == "extra_forbidden":
+        if detail["type"] == "extra_forbidden" and isinstance(key, str):
             problems.append(f"{key_label(key)}: is not an input field{_did_you_mean(key)}")
         else:
             field = str(key) + "".join(f"[{index}]" for index in indices)
@@ -230,7 +230,12 @@ def resolve_run(
 def refusal_context(raw_input: object, default_dry_run: bool) -> tuple[str, bool]:
     """Trigger and DryRun for a run refused before its input was resolved: the input's own values where
     they are valid, else the defaults."""
-    raw = raw_input if isinstance(raw_input, dict) else {}
-    trigger = raw.get("Trigger") if raw.get("Trigger") in ("schedule", "manual") else "manual"
-    dry_run = raw["DryRun"] if isinstance(raw.get("DryRun"), bool) else default_dry_run
+    raw: dict[str, object] = raw_input if isinstance(raw_input, dict) else {}
+    given_trigger, given_dry_run = raw.get("Trigger"), raw.get("DryRun")
+    trigger = (
+        given_trigger
+        if given_trigger in ("schedule", "manual") and isinstance(given_trigger, str)
+        else "manual"
+    )
+    dry_run = given_dry_run if isinstance(given_dry_run, bool) else default_dry_run
     return trigger, dry_run
