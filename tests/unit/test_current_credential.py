@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from credential_rotation.domain.ledger_records import ISSUING, PRESENT, LedgerRecord, LedgerView
-from credential_rotation.domain.secret_versions import SecretState
 from credential_rotation.domain.current_credential import current_username
 from credential_rotation.domain.errors import CurrentCredentialUnverified
+from credential_rotation.domain.ledger_records import ISSUING, PRESENT, LedgerRecord, LedgerView
+from credential_rotation.domain.secret_versions import SecretState
 
 NOW = datetime(2026, 4, 1, tzinfo=UTC)
 ISSUED = "sip-20260301-k3v9q0zt"

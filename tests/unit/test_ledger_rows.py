@@ -6,7 +6,13 @@ from datetime import UTC, datetime
 import pytest
 
 from credential_rotation.adapters.ledger import parse_row
-from credential_rotation.domain.ledger_records import ISSUING, PRESENT, LedgerProblem, LedgerRecord, LedgerView
+from credential_rotation.domain.ledger_records import (
+    ISSUING,
+    PRESENT,
+    LedgerProblem,
+    LedgerRecord,
+    LedgerView,
+)
 
 SEEN = "2026-01-05T03:00:00+00:00"
 GOOD = {

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from credential_rotation.domain.secret_versions import parse_successor
 from credential_rotation.domain.errors import MalformedSecret
+from credential_rotation.domain.secret_versions import parse_successor
 
 VALUE = {
     "VoiceConnectorId": "abcdefghijklmnopqrstuv",
