@@ -407,19 +407,38 @@ def test_a_ledger_failure_after_the_delete_does_not_hide_the_deletion(
 ):
     from botocore.exceptions import ClientError
 
-    from credential_rotation.adapters.ledger import CredentialLedger
+    from credential_rotation.runtime import wiring
 
     fleet.age({"pbx": {"old": ["sip-old"], "young": ["sip-new"]}})
+    # The ledger adapter the functions use (built once per container, and the sandbox's functions share
+    # this process): its DynamoDB client answers InternalServerError to the UpdateItem that records a
+    # deletion, and to no other. The adapter's best-effort write meets a real SDK error.
+    client = wiring.ledger()._client
+    update_item = client.update_item
+    refused = []
 
-    def ledger_down(*args, **kwargs):
-        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "UpdateItem")
+    def ledger_down_for_deletions(**params):
+        if "DeletedAt" in params["UpdateExpression"]:
+            refused.append(params["Key"]["Username"]["S"])
+            raise ClientError(
+                {
+                    "Error": {"Code": "InternalServerError", "Message": "down"},
+                    "ResponseMetadata": {"HTTPStatusCode": 500},
+                },
+                "UpdateItem",
+            )
+        return update_item(**params)
 
-    monkeypatch.setattr(CredentialLedger, "mark_deleted", ledger_down)
+    monkeypatch.setattr(client, "update_item", ledger_down_for_deletions)
 
     execution = sandbox.run({"DryRun": False})
 
     assert execution.status == "SUCCEEDED"
-    assert connector(published(sandbox, audit_schema), fleet.ids["pbx"])["Deleted"] == ["sip-old"]
+    assert refused == ["sip-old"]  # the fault was met, after the delete
+    event = published(sandbox, audit_schema)
+    assert connector(event, fleet.ids["pbx"])["Deleted"] == ["sip-old"]
+    assert connector(sandbox.report(event), fleet.ids["pbx"])["LedgerUpdated"] is False
+    assert sandbox.usernames(fleet.ids["pbx"]) == ["sip-new"]
     monkeypatch.undo()
     sandbox.run({"DryRun": True})
     items = sandbox.client("dynamodb").scan(TableName=sandbox.stack.table_name)["Items"]
