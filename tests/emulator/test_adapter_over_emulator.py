@@ -14,7 +14,10 @@ from tests.emulator.test_chime_emulator import fake_credentials, new_connector  
 
 OPERATIONS = {
     "usernames": ("ListVoiceConnectorTerminationCredentials", lambda adapter, vc: adapter.usernames(vc)),
-    "delete": ("DeleteVoiceConnectorTerminationCredentials", lambda adapter, vc: adapter.delete(vc, ["u"], on_refused=lambda: None)),
+    "delete": (
+        "DeleteVoiceConnectorTerminationCredentials",
+        lambda adapter, vc: adapter.delete(vc, ["u"], on_refused=lambda: None),
+    ),
     "voice_connector_ids": ("ListVoiceConnectors", lambda adapter, vc: list(adapter.voice_connector_ids())),
 }
 
