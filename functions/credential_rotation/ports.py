@@ -59,8 +59,11 @@ class Ledger(Protocol):
     ) -> None: ...
 
     def mark_retiring(
-        self, voice_connector_id: str, usernames: Iterable[str], execution_arn: str
-    ) -> tuple[str, ...]: ...
+        self, voice_connector_id: str, usernames: Iterable[str], execution_arn: str, at: datetime
+    ) -> tuple[str, ...]:
+        """Mark the usernames RetiringBy ``execution_arn`` at ``at`` (when this attempt of the delete step
+        started); the ones whose life already ended are left out of the answer."""
+        ...
 
     def unmark_retiring(self, voice_connector_id: str, usernames: Iterable[str], execution_arn: str) -> bool:
         """Best effort: whether every mark was taken back (a failure is swallowed, not raised)."""

@@ -144,6 +144,7 @@ class MalformedRow:
     state: str | None = PRESENT
     first_seen_at: str | None = None
     retiring_by: str | None = None
+    retiring_at: str | None = None
     deleted_by: str | None = None
     secret_version_id: str | None = None
 
@@ -164,8 +165,24 @@ def _first_seen_text(row: Row) -> str | None:
     return None if row is None else row.first_seen_at
 
 
+def _retiring_at_text(row: Row) -> str | None:
+    """RetiringAt as a condition compares it."""
+    if isinstance(row, LedgerRecord):
+        return _stamp(row.retiring_at)
+    return None if row is None else row.retiring_at
+
+
 def _state(row: Row) -> str | None:
     return None if row is None else row.state
+
+
+def _marked(
+    row: LedgerRecord | MalformedRow, by: str | None, at: datetime | None
+) -> LedgerRecord | MalformedRow:
+    """The row with RetiringBy and RetiringAt set (or, with None, removed)."""
+    if isinstance(row, MalformedRow):
+        return replace(row, retiring_by=by, retiring_at=_stamp(at))
+    return replace(row, retiring_by=by, retiring_at=at)
 
 
 class InMemoryLedger:
@@ -214,6 +231,7 @@ class InMemoryLedger:
         state: str | None = PRESENT,
         first_seen_at: str | None = "last tuesday",
         retiring_by: str | None = None,
+        retiring_at: str | None = None,
         secret_version_id: str | None = None,
     ) -> None:
         """A row parse_row cannot read, with the raw attributes a condition would read."""
@@ -222,6 +240,7 @@ class InMemoryLedger:
             state=state,
             first_seen_at=first_seen_at,
             retiring_by=retiring_by,
+            retiring_at=retiring_at,
             secret_version_id=secret_version_id,
         )
 
@@ -258,8 +277,12 @@ class InMemoryLedger:
         def holds(row: Row) -> bool:
             if previous is None:
                 return row is None
-            return _state(row) == previous.state and _first_seen_text(row) == _stamp(
-                previous.first_seen_at or now
+            return (
+                _state(row) == previous.state
+                and _first_seen_text(row) == _stamp(previous.first_seen_at or now)
+                and row is not None
+                and row.retiring_by == previous.retiring_by
+                and _retiring_at_text(row) == _stamp(previous.retiring_at)
             )
 
         # PutItem replaces the whole item: whatever the row held before is gone.
@@ -351,7 +374,7 @@ class InMemoryLedger:
             raise fault("ConditionalCheckFailedException")
 
     def mark_retiring(
-        self, voice_connector_id: str, usernames: Iterable[str], execution_arn: str
+        self, voice_connector_id: str, usernames: Iterable[str], execution_arn: str, at: datetime
     ) -> tuple[str, ...]:
         return tuple(
             username
@@ -361,7 +384,7 @@ class InMemoryLedger:
                 voice_connector_id,
                 username,
                 lambda row: _state(row) == PRESENT,
-                lambda row: replace(self._existing(row), retiring_by=execution_arn),
+                lambda row: _marked(self._existing(row), execution_arn, at),
             )
         )
 
@@ -373,7 +396,7 @@ class InMemoryLedger:
                     voice_connector_id,
                     username,
                     lambda row: row is not None and row.retiring_by == execution_arn,
-                    lambda row: replace(self._existing(row), retiring_by=None),
+                    lambda row: _marked(self._existing(row), None, None),
                 )
         except Exception:
             return False

@@ -65,6 +65,7 @@ def _item(voice_connector_id: str, record: LedgerRecord) -> dict[str, Any]:
     }
     dates = {
         "FirstSeenAt": record.first_seen_at,
+        "RetiringAt": record.retiring_at,
         "IssuedAt": record.issued_at,
         "PromotedAt": record.promoted_at,
     }
@@ -186,14 +187,16 @@ def records(subject) -> dict[str, LedgerRecord]:
 def test_read_gives_one_connectors_records_and_names_its_malformed_rows(subject):
     subject.plant(present("pbx-b"))
     subject.plant(issuing("sip-20260105-k3v9q0zt"))
-    subject.plant(present("pbx-a", retiring_by=RUN))
+    subject.plant(present("pbx-a", retiring_by=RUN, retiring_at=T1))
+    subject.plant(present("pbx-c", retiring_by=OTHER_RUN))  # a mark written before marks were dated
     subject.plant(present("other-connectors"), voice_connector_id=OTHER_VC)
     subject.plant_malformed("pbx-broken")
 
     view = subject.ledger.read(VC)
 
     assert view.records == {
-        "pbx-a": present("pbx-a", retiring_by=RUN),
+        "pbx-a": present("pbx-a", retiring_by=RUN, retiring_at=T1),
+        "pbx-c": present("pbx-c", retiring_by=OTHER_RUN),
         "pbx-b": present("pbx-b"),
         "sip-20260105-k3v9q0zt": issuing("sip-20260105-k3v9q0zt"),
     }
@@ -239,6 +242,46 @@ def test_start_life_over_the_ended_life_it_read_begins_a_new_one_and_forgets_the
 
     assert subject.ledger.start_life(VC, "pbx-a", T2, ended) is True
     assert records(subject) == {"pbx-a": present("pbx-a", T2)}
+
+
+DATED_MARK = present("pbx-a", T0, retiring_by=OTHER_RUN, retiring_at=T0)
+UNDATED_MARK = present("pbx-a", T0, retiring_by=OTHER_RUN)  # written before marks were dated
+
+
+@pytest.mark.parametrize("outlived", [DATED_MARK, UNDATED_MARK], ids=["dated-mark", "undated-mark"])
+def test_start_life_over_a_present_row_with_the_mark_it_read_begins_a_new_life_without_the_mark(
+    subject, outlived
+):
+    subject.plant(outlived)
+
+    assert subject.ledger.start_life(VC, "pbx-a", T2, outlived) is True
+    assert records(subject) == {"pbx-a": present("pbx-a", T2)}
+
+
+@pytest.mark.parametrize(
+    ("read", "now_in_the_row"),
+    [
+        (DATED_MARK, present("pbx-a", T0, retiring_by=RUN, retiring_at=T2)),
+        (DATED_MARK, present("pbx-a", T0, retiring_by=OTHER_RUN, retiring_at=T2)),
+        (DATED_MARK, present("pbx-a", T0, retiring_by=RUN, retiring_at=T0)),
+        (DATED_MARK, present("pbx-a", T0)),
+        (UNDATED_MARK, present("pbx-a", T0, retiring_by=OTHER_RUN, retiring_at=T2)),
+    ],
+    ids=[
+        "marked-by-another-step",
+        "marked-again-by-a-retry",
+        "only-the-execution-differs",
+        "unmarked",
+        "an-undated-mark-marked-again",
+    ],
+)
+def test_start_life_loses_when_the_rows_mark_changed_since_it_was_read(subject, read, now_in_the_row):
+    # A delete step marking the username afresh between the read and the write keeps its mark (and the
+    # date it judged by): its retry must find the mark to report the deletion.
+    subject.plant(now_in_the_row)
+
+    assert subject.ledger.start_life(VC, "pbx-a", T2, read) is False
+    assert records(subject)["pbx-a"] == now_in_the_row
 
 
 @pytest.mark.parametrize(
@@ -403,53 +446,68 @@ def test_record_promoted_refuses_a_username_this_workflow_did_not_issue(subject,
 
 def test_mark_retiring_marks_present_usernames_only_and_says_which(subject):
     subject.plant(present("pbx-a"))
-    subject.plant(present("pbx-c", retiring_by=OTHER_RUN))
+    subject.plant(present("pbx-c", retiring_by=OTHER_RUN, retiring_at=T1))
     subject.plant(LedgerRecord("pbx-gone", GONE, T0))
     subject.plant(LedgerRecord("pbx-deleted", DELETED, T0, deleted_by=OTHER_RUN))
     subject.plant(issuing("pbx-issuing"))
     subject.plant_malformed("pbx-broken")
 
     marked = subject.ledger.mark_retiring(
-        VC, ["pbx-c", "pbx-gone", "pbx-a", "pbx-deleted", "pbx-issuing", "pbx-broken", "pbx-no-row"], RUN
+        VC, ["pbx-c", "pbx-gone", "pbx-a", "pbx-deleted", "pbx-issuing", "pbx-broken", "pbx-no-row"], RUN, T2
     )
 
     # A malformed row whose State reads "present" is marked like any other: the condition reads State only.
     # (The task logic never asks: an unreadable username is judged new, never confirmed for deletion.)
     assert marked == ("pbx-c", "pbx-a", "pbx-broken")
     after = records(subject)
-    assert after["pbx-a"].retiring_by == after["pbx-c"].retiring_by == RUN
+    assert after["pbx-a"] == present("pbx-a", retiring_by=RUN, retiring_at=T2)
+    assert after["pbx-c"] == present("pbx-c", retiring_by=RUN, retiring_at=T2)  # the older mark replaced
     assert after["pbx-gone"] == LedgerRecord("pbx-gone", GONE, T0)
-    assert after["pbx-deleted"].retiring_by is None
+    assert (after["pbx-deleted"].retiring_by, after["pbx-deleted"].retiring_at) == (None, None)
     assert after["pbx-issuing"] == issuing("pbx-issuing")
     assert "pbx-no-row" not in after
     assert subject.ledger.read(VC).problems == (LedgerProblem("pbx-broken", MALFORMED),)
 
 
 def test_unmark_retiring_takes_back_this_executions_marks_only(subject):
-    subject.plant(present("pbx-a", retiring_by=RUN))
-    subject.plant(present("pbx-b", retiring_by=OTHER_RUN))
+    subject.plant(present("pbx-a", retiring_by=RUN, retiring_at=T1))
+    subject.plant(present("pbx-b", retiring_by=OTHER_RUN, retiring_at=T1))
     subject.plant(present("pbx-c"))
+    subject.plant(present("pbx-d", retiring_by=RUN))  # a mark written before marks were dated
 
-    assert subject.ledger.unmark_retiring(VC, ["pbx-a", "pbx-b", "pbx-c", "pbx-no-row"], RUN) is True
+    assert subject.ledger.unmark_retiring(VC, ["pbx-a", "pbx-b", "pbx-c", "pbx-d", "pbx-no-row"], RUN) is True
 
+    # RetiringBy and RetiringAt go together.
     assert records(subject) == {
         "pbx-a": present("pbx-a"),
-        "pbx-b": present("pbx-b", retiring_by=OTHER_RUN),
+        "pbx-b": present("pbx-b", retiring_by=OTHER_RUN, retiring_at=T1),
         "pbx-c": present("pbx-c"),
+        "pbx-d": present("pbx-d"),
     }
+
+
+def test_a_mark_round_trips_with_its_time_and_is_taken_back_whole(subject):
+    subject.plant(present("pbx-a", T0))
+
+    assert subject.ledger.mark_retiring(VC, ["pbx-a"], RUN, T1) == ("pbx-a",)
+    assert records(subject)["pbx-a"] == present("pbx-a", T0, retiring_by=RUN, retiring_at=T1)
+    assert subject.ledger.read(VC).problems == ()
+
+    assert subject.ledger.unmark_retiring(VC, ["pbx-a"], RUN) is True
+    assert records(subject)["pbx-a"] == present("pbx-a", T0)
 
 
 # mark_deleted
 
 
 def test_mark_deleted_records_the_deletion_by_the_execution(subject):
-    subject.plant(present("pbx-a", T0, retiring_by=RUN))
+    subject.plant(present("pbx-a", T0, retiring_by=RUN, retiring_at=T1))
     subject.plant(present("pbx-b", T0))
 
     assert subject.ledger.mark_deleted(VC, ["pbx-a", "pbx-b"], T2, RUN) is True
 
     assert records(subject) == {
-        "pbx-a": LedgerRecord("pbx-a", DELETED, T0, retiring_by=RUN, deleted_by=RUN),
+        "pbx-a": LedgerRecord("pbx-a", DELETED, T0, retiring_by=RUN, retiring_at=T1, deleted_by=RUN),
         "pbx-b": LedgerRecord("pbx-b", DELETED, T0, deleted_by=RUN),
     }
     assert subject.moment("pbx-a", "DeletedAt") == T2
@@ -477,14 +535,14 @@ def test_mark_deleted_says_false_when_the_store_fails_and_keeps_what_it_wrote_be
 
 
 def test_unmark_retiring_says_false_when_the_store_fails(subject):
-    subject.plant(present("pbx-a", retiring_by=RUN))
-    subject.plant(present("pbx-b", retiring_by=RUN))
+    subject.plant(present("pbx-a", retiring_by=RUN, retiring_at=T1))
+    subject.plant(present("pbx-b", retiring_by=RUN, retiring_at=T1))
     subject.fail_update("unmark_retiring", skip=1)
 
     assert subject.ledger.unmark_retiring(VC, ["pbx-a", "pbx-b"], RUN) is False
 
-    assert records(subject)["pbx-a"].retiring_by is None
-    assert records(subject)["pbx-b"].retiring_by == RUN
+    assert records(subject)["pbx-a"] == present("pbx-a")
+    assert records(subject)["pbx-b"] == present("pbx-b", retiring_by=RUN, retiring_at=T1)
 
 
 def test_mark_retiring_raises_the_stores_error_by_name(subject):
@@ -492,10 +550,10 @@ def test_mark_retiring_raises_the_stores_error_by_name(subject):
     subject.fail_update("mark_retiring")
 
     with pytest.raises(Exception) as raised:  # noqa: PT011 (the class differs; its name is the contract)
-        subject.ledger.mark_retiring(VC, ["pbx-a"], RUN)
+        subject.ledger.mark_retiring(VC, ["pbx-a"], RUN, T1)
 
     assert type(raised.value).__name__ == "InternalServerError"
-    assert records(subject)["pbx-a"].retiring_by is None
+    assert records(subject)["pbx-a"] == present("pbx-a")
 
 
 # The adapter alone: its best-effort writes swallow the SDK's errors, service and transport alike.

@@ -5,10 +5,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from credential_rotation.adapters.run_lock import LONGEST_TASK
 from credential_rotation.domain.ledger_records import (
     DELETED,
     GONE,
     ISSUING,
+    MARK_LIFETIME,
     PRESENT,
     LedgerRecord,
 )
@@ -51,13 +53,60 @@ def test_a_new_username_is_dated_now(ledger):
 
 
 def test_a_known_username_keeps_its_date_and_is_not_written(ledger):
-    ledger.plant(VC, LedgerRecord("pbx-a", PRESENT, T0, retiring_by=OTHER_RUN))
+    ledger.plant(VC, LedgerRecord("pbx-a", PRESENT, T0))
 
     observed = observe(ledger, VC, ["pbx-a"], NOW)
 
     assert observed.first_seen == {"pbx-a": T0}
     assert ledger.writes == []
     assert observed.view.records["pbx-a"].first_seen_at == T0
+
+
+# A listed username a delete step marked RetiringBy: its date holds while the step may still be running.
+
+
+def test_a_mark_lives_as_long_as_a_function_may_run():
+    # The same bound as the run lock's: the longest function timeout in template.yaml, with room to spare
+    # (tests/unit/test_run_lock.py holds the template to it).
+    assert MARK_LIFETIME == LONGEST_TASK
+
+
+@pytest.mark.parametrize(
+    "marked_at",
+    [
+        NOW - timedelta(minutes=1),
+        NOW - MARK_LIFETIME,
+        NOW + timedelta(minutes=3),  # by a delete step that started after this run did
+    ],
+    ids=["a-minute-ago", "exactly-its-lifetime-ago", "since-this-run-started"],
+)
+def test_a_listed_username_with_a_live_mark_keeps_its_date_and_its_mark(ledger, marked_at):
+    marked = LedgerRecord("pbx-a", PRESENT, T0, retiring_by=OTHER_RUN, retiring_at=marked_at)
+    ledger.plant(VC, marked)
+
+    observed = observe(ledger, VC, ["pbx-a"], NOW)
+
+    # The step may still be deleting it, and its retry must find the mark to report the deletion.
+    assert observed.first_seen == {"pbx-a": T0}
+    assert ledger.row(VC, "pbx-a") == marked
+    assert ledger.writes == []
+
+
+@pytest.mark.parametrize(
+    "marked_at",
+    [NOW - MARK_LIFETIME - timedelta(microseconds=1), NOW - timedelta(days=1), None],
+    ids=["just-outlived", "a-night-ago", "undated-written-before-marks-were-dated"],
+)
+def test_a_listed_username_whose_mark_outlived_its_step_starts_a_new_life(ledger, marked_at):
+    ledger.plant(VC, LedgerRecord("pbx-a", PRESENT, T0, retiring_by=OTHER_RUN, retiring_at=marked_at))
+
+    observed = observe(ledger, VC, ["pbx-a"], NOW)
+
+    # The delete did not take effect, or the username came back after it: dated afresh, without the mark,
+    # which can only make a deletion later.
+    assert observed.first_seen == {"pbx-a": NOW}
+    assert ledger.row(VC, "pbx-a") == LedgerRecord("pbx-a", PRESENT, NOW)
+    assert [write[0] for write in ledger.writes] == ["start_life"]
 
 
 @pytest.mark.parametrize(
@@ -172,6 +221,32 @@ def test_losing_the_race_to_start_a_new_life_takes_the_winners_date(ledger):
 
     assert observed.first_seen == {"pbx-a": WINNER}
     assert ledger.row(VC, "pbx-a") == LedgerRecord("pbx-a", PRESENT, WINNER)
+
+
+def test_losing_the_race_to_restart_a_life_after_an_outlived_mark_takes_the_winners_date(ledger):
+    ledger.plant(VC, LedgerRecord("pbx-a", PRESENT, T0, retiring_by=OTHER_RUN, retiring_at=T0))
+    ledger.before_write("start_life", another_run_dates(ledger, WINNER))
+
+    observed = observe(ledger, VC, ["pbx-a"], NOW)
+
+    assert observed.first_seen == {"pbx-a": WINNER}
+    assert ledger.row(VC, "pbx-a") == LedgerRecord("pbx-a", PRESENT, WINNER)
+
+
+def test_a_restart_that_loses_to_a_delete_step_marking_it_afresh_leaves_the_mark_and_takes_its_date(ledger):
+    ledger.plant(VC, LedgerRecord("pbx-a", PRESENT, T0, retiring_by=OTHER_RUN, retiring_at=T0))
+    fresh_mark = LedgerRecord("pbx-a", PRESENT, T0, retiring_by=RUN, retiring_at=NOW)
+
+    def a_delete_step_marks_it(vc_id: str, username: str) -> None:
+        assert ledger.mark_retiring(vc_id, [username], RUN, NOW) == (username,)
+
+    ledger.before_write("start_life", a_delete_step_marks_it)
+
+    observed = observe(ledger, VC, ["pbx-a"], NOW)
+
+    # The step judged it by its old date and is deleting it: the mark stays for its retry to find.
+    assert observed.first_seen == {"pbx-a": T0}
+    assert ledger.row(VC, "pbx-a") == fresh_mark
 
 
 @pytest.mark.parametrize("winner", ["another-listing", "finish-secret"])

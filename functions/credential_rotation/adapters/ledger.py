@@ -11,9 +11,14 @@ SecretVersionId, IssuedAt and IssuedBy), before anything is stored: so the ledge
 workflow created, and a pending version it does not know was planted by someone else. The first listing
 that shows it dates it ("present"); FinishSecret adds PromotedAt when AWSCURRENT moves to it.
 
-Before the delete step deletes a username it marks it RetiringBy its execution, so that a deletion whose
-function died before it could record it is still known: to a retry of the same step, which reports it,
-and to a later listing, which ends that life as "deleted" rather than "gone".
+Before the delete step deletes a username it marks it RetiringBy its execution, and RetiringAt the time
+that attempt of the step started, so that a deletion whose function died before it could record it is
+still known: to a retry of the same step, which reports it, and to a later listing, which ends that life
+as "deleted" rather than "gone". A mark lives as long as the step that made it can run
+(``MARK_LIFETIME``): a listing that still finds the username after that (the delete did not take effect,
+or a person put the username back before its deletion was recorded) starts a new life for it, as for a
+username back after its life ended. A mark without RetiringAt, written before marks were dated, counts
+as outlived.
 
 A row that is not what this module writes (a missing or unreadable attribute) is reported by what is
 wrong with it, never by its values, and left alone: its username is judged as new (kept) until a person
@@ -42,7 +47,7 @@ if TYPE_CHECKING:  # the boto3 stubs are a development dependency only
     from mypy_boto3_dynamodb import DynamoDBClient
 
 _OPTIONAL_TEXT = ("RetiringBy", "DeletedBy", "SecretVersionId", "IssuedBy")
-_OPTIONAL_DATES = ("IssuedAt", "PromotedAt")
+_OPTIONAL_DATES = ("RetiringAt", "IssuedAt", "PromotedAt")
 
 
 def _timestamp(moment: datetime) -> str:
@@ -87,6 +92,7 @@ def parse_row(item: Mapping[str, Any]) -> LedgerRecord | LedgerProblem:
         state=state,
         first_seen_at=first_seen,
         retiring_by=optional["RetiringBy"],
+        retiring_at=dates["RetiringAt"],
         deleted_by=optional["DeletedBy"],
         secret_version_id=optional["SecretVersionId"],
         issued_at=dates["IssuedAt"],
@@ -167,9 +173,10 @@ class CredentialLedger:
         )
 
     def mark_retiring(
-        self, voice_connector_id: str, usernames: Iterable[str], execution_arn: str
+        self, voice_connector_id: str, usernames: Iterable[str], execution_arn: str, at: datetime
     ) -> tuple[str, ...]:
         """Written before the delete call: the one record of a deletion that a crash could otherwise hide.
+        ``at`` is when this attempt of the delete step started: the mark is live for MARK_LIFETIME after.
 
         Returns the usernames marked. One whose life already ended (another run deleted it a moment ago)
         is left out, and so is not deleted again.
@@ -180,10 +187,14 @@ class CredentialLedger:
                 self._client.update_item(
                     TableName=self._table,
                     Key=self._key(voice_connector_id, username),
-                    UpdateExpression="SET RetiringBy = :by",
+                    UpdateExpression="SET RetiringBy = :by, RetiringAt = :at",
                     ConditionExpression="#state = :present",
                     ExpressionAttributeNames={"#state": "State"},
-                    ExpressionAttributeValues={":by": {"S": execution_arn}, ":present": {"S": PRESENT}},
+                    ExpressionAttributeValues={
+                        ":by": {"S": execution_arn},
+                        ":at": {"S": _timestamp(at)},
+                        ":present": {"S": PRESENT},
+                    },
                 )
             except self._client.exceptions.ConditionalCheckFailedException:
                 continue
@@ -194,7 +205,9 @@ class CredentialLedger:
         """The delete call was refused: the marks must not blame this execution for a person's removal.
 
         Best effort, and whether every mark was taken back: a mark left behind only blames this execution
-        for a later removal, and the error the caller must raise is the delete's, not this one's.
+        for a removal a person makes before the next listing (a listing that still finds the username once
+        the mark has outlived its step dates it afresh, without the mark), and the error the caller must
+        raise is the delete's, not this one's.
         """
         try:
             for username in usernames:
@@ -202,7 +215,7 @@ class CredentialLedger:
                     self._client.update_item(
                         TableName=self._table,
                         Key=self._key(voice_connector_id, username),
-                        UpdateExpression="REMOVE RetiringBy",
+                        UpdateExpression="REMOVE RetiringBy, RetiringAt",
                         ConditionExpression="RetiringBy = :by",
                         ExpressionAttributeValues={":by": {"S": execution_arn}},
                     )
@@ -236,18 +249,30 @@ class CredentialLedger:
     def start_life(
         self, voice_connector_id: str, username: str, now: datetime, previous: LedgerRecord | None
     ) -> bool:
-        """Date a listed username ``now``, on condition that its row is still ``previous`` (or absent).
-        False when another writer changed the row first: its date stands."""
+        """Date a listed username ``now``, on condition that its row is still ``previous`` (or absent):
+        its state, its date and its mark, so that a delete step marking it afresh meanwhile keeps its
+        mark. False when another writer changed the row first: its date stands."""
         if previous is None:
             condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(Username)"}
         else:
+            values = {
+                ":previous_state": {"S": previous.state},
+                ":previous_first_seen": {"S": _timestamp(previous.first_seen_at or now)},
+            }
+            clauses = ["#state = :previous_state", "FirstSeenAt = :previous_first_seen"]
+            for name, value in (
+                ("RetiringBy", previous.retiring_by),
+                ("RetiringAt", None if previous.retiring_at is None else _timestamp(previous.retiring_at)),
+            ):
+                if value is None:
+                    clauses.append(f"attribute_not_exists({name})")
+                else:
+                    clauses.append(f"{name} = :previous_{name}")
+                    values[f":previous_{name}"] = {"S": value}
             condition = {
-                "ConditionExpression": "#state = :previous_state AND FirstSeenAt = :previous_first_seen",
+                "ConditionExpression": " AND ".join(clauses),
                 "ExpressionAttributeNames": {"#state": "State"},
-                "ExpressionAttributeValues": {
-                    ":previous_state": {"S": previous.state},
-                    ":previous_first_seen": {"S": _timestamp(previous.first_seen_at or now)},
-                },
+                "ExpressionAttributeValues": values,
             }
         try:
             self._client.put_item(

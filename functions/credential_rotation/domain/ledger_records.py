@@ -4,10 +4,16 @@
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 PRESENT, GONE, DELETED, ISSUING = "present", "gone", "deleted", "issuing"
 STATES = frozenset({PRESENT, GONE, DELETED, ISSUING})
+
+# How long a delete step's mark may be live: the longest function timeout in template.yaml (300 s), with
+# room to spare, counted from the RetiringAt the step wrote (its own start). The same bound as
+# adapters/run_lock.py's LONGEST_TASK, and a test holds the two equal. A listed username whose mark is
+# older was not deleted by the step that marked it, or came back since.
+MARK_LIFETIME = timedelta(minutes=6)
 
 
 @dataclass(frozen=True)
@@ -18,6 +24,8 @@ class LedgerRecord:
     first_seen_at: datetime | None
     # The execution whose delete step was about to delete it (set just before the delete call).
     retiring_by: str | None = None
+    # When that step started (None on a mark written before marks were dated).
+    retiring_at: datetime | None = None
     # The execution that deleted it (state "deleted").
     deleted_by: str | None = None
     # Set for a successor this workflow issued: the secret version that holds it.

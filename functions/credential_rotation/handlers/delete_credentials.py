@@ -25,7 +25,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         wiring.ledger(),
         wiring.connector_secrets(),
         wiring.run_records(),
-        deleted_at=datetime.now(UTC),
+        started_at=datetime.now(UTC),
     )
     fingerprints = wiring.fingerprints()
     logger.info(

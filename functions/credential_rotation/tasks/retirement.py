@@ -12,6 +12,10 @@ ledger just before its delete call, so that a deletion whose answer was lost is 
   marked and finds gone. A retry that never comes leaves the marks for the next listing, which records
   those usernames as deleted by this execution.
 
+A mark carries the time this attempt started, and lives MARK_LIFETIME (longer than the function can
+run): a listing that still finds a username whose mark is older dates it afresh (tasks/observation.py),
+since the delete did not take effect or a person put the username back.
+
 What was deleted goes to the audit bucket as the connector's outcome record.
 """
 
@@ -37,10 +41,11 @@ def retire_stale(
     ledger: Ledger,
     secrets: ConnectorSecrets,
     records: RunRecords,
-    deleted_at: datetime,
+    started_at: datetime,
 ) -> tuple[DeletionSummary, OutcomeRecord]:
     """What was deleted, as the state machine carries it (counts and the record's digest) and as the
-    record holds it."""
+    record holds it. ``started_at`` is when this attempt of the step started, by the function's clock: the
+    marks' RetiringAt (each is live for MARK_LIFETIME after it) and the deletions' DeletedAt."""
     vc_id = request.voice_connector_id
     plan = records.read(request.plan, PlanRecord, vc_id, request.execution_arn)
     planned = set(plan.stale)
@@ -57,13 +62,13 @@ def retire_stale(
     )
     deleted = _deleted_by_earlier_attempt(view, planned, set(fresh), request.execution_arn)
     for batch in _batches(confirmed):
-        marked = ledger.mark_retiring(vc_id, batch, request.execution_arn)
+        marked = ledger.mark_retiring(vc_id, batch, request.execution_arn, started_at)
         if marked:
             _delete(chime, ledger, vc_id, marked, request.execution_arn)
             deleted.update(marked)
     # Best effort: the deletion happened and must reach the audit event, which a failed task would hide.
     ledger_updated = not deleted or ledger.mark_deleted(
-        vc_id, sorted(deleted), deleted_at, request.execution_arn
+        vc_id, sorted(deleted), started_at, request.execution_arn
     )
     outcome = OutcomeRecord(
         execution_arn=request.execution_arn,
