@@ -107,8 +107,35 @@ def _delete(
     chime: VoiceConnectors, ledger: Ledger, vc_id: str, marked: Sequence[str], execution_arn: str
 ) -> None:
     """One batch. A refusal proves nothing was deleted: its marks are taken back (best effort) before the
-    service's error is raised again. Any other failure leaves them for a retry to find out."""
-    chime.delete(vc_id, marked, on_refused=lambda: ledger.unmark_retiring(vc_id, marked, execution_arn))
+    service's error is raised again. Any other failure may have come after the deletion took effect: the
+    marks of what the connector still lists are taken back too (it was not deleted, and a mark left on it
+    would outlive this step and date it afresh on the next listing); the rest stay for a retry to report."""
+    refused = False
+
+    def take_back_marks() -> None:
+        nonlocal refused
+        refused = True
+        ledger.unmark_retiring(vc_id, marked, execution_arn)
+
+    try:
+        chime.delete(vc_id, marked, on_refused=take_back_marks)
+    except Exception:
+        if not refused:
+            _unmark_still_listed(chime, ledger, vc_id, marked, execution_arn)
+        raise
+
+
+def _unmark_still_listed(
+    chime: VoiceConnectors, ledger: Ledger, vc_id: str, marked: Sequence[str], execution_arn: str
+) -> None:
+    """Best effort, under the delete's own error: a listing that fails leaves every mark in place."""
+    try:
+        listed = set(chime.usernames(vc_id))
+    except Exception:  # the delete's error is the one the state machine must see
+        return
+    still_listed = [username for username in marked if username in listed]
+    if still_listed:
+        ledger.unmark_retiring(vc_id, still_listed, execution_arn)
 
 
 def _batches(usernames: Sequence[str]) -> Iterator[Sequence[str]]:
