@@ -28,7 +28,7 @@ from moto.sns.models import sns_backends
 from credential_rotation.adapters.run_lock import LOCK_KEY, LONGEST_TASK
 from credential_rotation.domain.redaction import Fingerprints
 from credential_rotation.runtime import wiring
-from sandbox import chime_emulator, event_bus
+from sandbox import chime_emulator, event_bus, process_cache
 from sandbox.aws_faults import AwsFaults
 from sandbox.executions import FINAL_STATUSES, Execution, wait_for
 from sandbox.lambda_runtime import FunctionLogs, Invocation, in_process_lambda
@@ -100,6 +100,7 @@ class Sandbox:
             self._exit.enter_context(mock.patch.dict(os.environ, FAKE_ENVIRONMENT))
             self._traveller = self._exit.enter_context(time_machine.travel(self._start, tick=True))
             self._exit.enter_context(mock_aws(config=MOTO_CONFIG))
+            self._exit.enter_context(process_cache.cached())
             chime_emulator.install()
             self._exit.enter_context(self.aws_faults.installed())
             self._exit.enter_context(
