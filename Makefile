@@ -78,9 +78,10 @@ validate: setup
 checkov: $(CHECKOV_VENV)/.installed
 	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
 
+# The fast tier: every test that neither deploys the stack (sandbox) nor is marked slow, on two workers.
 # The security tests expand the template with SAM's own translator, from the SAM virtualenv.
 unit: $(VENV)/.installed $(SAM_VENV)/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 -m "not sandbox and not slow"
 
 # The audit event's and report's JSON Schemas, generated from their models (a test fails on drift).
 schemas: $(VENV)/.installed
@@ -90,8 +91,9 @@ schemas: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks.cold_import
 
+# Every tier. The slow tests start first (tests/conftest.py); worksteal evens out the two workers' ends.
 test: lint validate
-	$(BIN)/python -m pytest -n 2 --cov --cov-report=term-missing
+	$(BIN)/python -m pytest -n 2 --dist worksteal --cov --cov-report=term-missing
 
 # Re-freeze requirements-dev.txt after editing requirements-dev.in.
 lock:

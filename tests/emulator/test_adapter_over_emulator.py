@@ -3,14 +3,13 @@
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from credential_rotation.adapters.chime import VoiceConnectorCredentials, proves_nothing_deleted
 from credential_rotation.domain.errors import DeletionOutcomeUnknown
 from credential_rotation.runtime.wiring import CHIME_CLIENT_CONFIG
 from sandbox.aws_faults import TRANSPORT_ERRORS
-from sandbox.chime_emulator import ERROR_STATUS, chimesdkvoice_backends
-from tests.emulator.test_chime_emulator import fake_credentials, new_connector  # noqa: F401 - fixture
+from sandbox.chime_emulator import ERROR_STATUS
+from tests.support.sandbox import new_connector
 
 OPERATIONS = {
     "usernames": ("ListVoiceConnectorTerminationCredentials", lambda adapter, vc: adapter.usernames(vc)),
@@ -23,16 +22,10 @@ OPERATIONS = {
 
 
 @pytest.fixture
-def adapter(fake_credentials):  # noqa: F811 - the fixture imported above
-    with mock_aws():
-        yield VoiceConnectorCredentials(
-            boto3.client("chime-sdk-voice", region_name="us-east-1", config=CHIME_CLIENT_CONFIG)
-        )
-
-
-@pytest.fixture
-def backend(adapter):
-    return chimesdkvoice_backends["123456789012"]["us-east-1"]
+def adapter(emulated_chime) -> VoiceConnectorCredentials:
+    return VoiceConnectorCredentials(
+        boto3.client("chime-sdk-voice", region_name="us-east-1", config=CHIME_CLIENT_CONFIG)
+    )
 
 
 @pytest.mark.parametrize("method", sorted(OPERATIONS))

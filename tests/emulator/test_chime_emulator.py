@@ -4,52 +4,16 @@ import threading
 
 import boto3
 import pytest
-from botocore.config import Config
 from moto import mock_aws
 
 from sandbox import chime_emulator
-from sandbox.chime_emulator import ERROR_STATUS, chimesdkvoice_backends
+from sandbox.chime_emulator import ERROR_STATUS
+from tests.support.sandbox import new_connector
 
 LIST = "ListVoiceConnectorTerminationCredentials"
 PUT = "PutVoiceConnectorTerminationCredentials"
 DELETE = "DeleteVoiceConnectorTerminationCredentials"
 UNKNOWN_ID = "abcdefghijklmnopqrstu"
-
-
-@pytest.fixture
-def fake_credentials(monkeypatch):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-    chime_emulator.install()
-
-
-@pytest.fixture
-def chime(fake_credentials):
-    with mock_aws():
-        # One attempt per call, as the functions' client: every injected fault reaches the caller.
-        yield boto3.client(
-            "chime-sdk-voice", region_name="us-east-1", config=Config(retries={"total_max_attempts": 1})
-        )
-
-
-@pytest.fixture
-def backend(chime):
-    return chimesdkvoice_backends["123456789012"]["us-east-1"]
-
-
-def new_connector(chime, usernames=()) -> str:
-    connector_id = chime.create_voice_connector(Name="pbx", RequireEncryption=True)["VoiceConnector"][
-        "VoiceConnectorId"
-    ]
-    if usernames:
-        chime.put_voice_connector_termination_credentials(
-            VoiceConnectorId=connector_id,
-            Credentials=[{"Username": name, "Password": f"secret-{name}"} for name in usernames],
-        )
-    return connector_id
 
 
 def operation_call(chime, operation: str, connector_id: str):
@@ -220,7 +184,8 @@ def test_the_call_log_records_operations_and_never_a_password(chime, backend):
     assert "secret-alice" not in repr(backend.calls)
 
 
-def test_state_does_not_survive_into_the_next_mock(fake_credentials):
+def test_state_does_not_survive_into_the_next_mock(aws_environment):
+    chime_emulator.install()
     with mock_aws():
         new_connector(boto3.client("chime-sdk-voice", region_name="us-east-1"))
     with mock_aws():

@@ -21,7 +21,7 @@ from credential_rotation.tasks.run_input import MAX_KEY_CHARACTERS, RunInput, re
 from sandbox.executions import Execution
 from sandbox.session import Sandbox
 from sandbox.template import Resolver, load_template
-from tests.reliability.conftest import TRIED
+from tests.support.tally import TRIED
 
 PREFIX = "execution input: "
 # The input's fields, as the contract defines them (never a second list kept here).
@@ -146,9 +146,8 @@ class QuietFleet:
 
 
 @pytest.fixture(scope="module")
-def quiet_fleet():
-    with Sandbox(jitter="max") as sandbox:
-        yield QuietFleet(sandbox)
+def quiet_fleet(module_sandbox_factory):
+    return QuietFleet(module_sandbox_factory())
 
 
 # Strategies
@@ -264,7 +263,9 @@ def check_run(fleet: QuietFleet, audit_schema: Any, execution_input: Any) -> tup
     except InvalidInput:
         expected = "InvalidInput"
     if execution.error == "InvalidInput":
-        assert event["Error"]["Error"] == "InvalidInput"
+        assert (event["Outcome"], event["Error"]["Error"]) == ("FAILED", "InvalidInput")
+        # Refused before anything is listed: not a single call reached the voice connectors.
+        assert fleet.sandbox.chime_backend.calls == []
         assert (event["Policy"], event["VoiceConnectors"]) == (None, [])
         named_key(event["Error"]["Cause"], execution_input)
         assert expected == "InvalidInput"
@@ -301,6 +302,7 @@ REPRODUCIBLE = {
 # 1. Arbitrary JSON through the state machine
 
 
+@pytest.mark.slow
 @settings(max_examples=70, **REPRODUCIBLE)
 @given(data=st.data())
 @example(data=None)
@@ -325,6 +327,7 @@ ARN = "arn:aws:states:us-east-1:123456789012:execution:rotation:run"
 RUN_FIELDS = {"DryRun": "dry_run", "Trigger": "trigger", "VoiceConnectorIds": "voice_connector_ids"}
 
 
+@pytest.mark.slow
 @settings(max_examples=2_000, **REPRODUCIBLE)
 @given(execution_input=execution_inputs(string_pool(FAKE_IDS)))
 def test_resolve_run_returns_a_run_or_refuses_naming_a_field(execution_input):
@@ -358,6 +361,7 @@ CASES = {
     "min-keep-list": ({"MinKeep": [1]}, "MinKeep"),
     "dry-run-number": ({"DryRun": 0}, "DryRun"),
     "dry-run-string": ({"DryRun": "false"}, "DryRun"),
+    "min-keep-string": ({"MinKeep": "2"}, "MinKeep"),
     "rotate-string": ({"Rotate": "true"}, "Rotate"),
     "voice-connector-ids-string": ({"VoiceConnectorIds": "{pbx}"}, "VoiceConnectorIds"),
     "voice-connector-ids-number-item": (
@@ -373,6 +377,7 @@ CASES = {
     ),
     "trigger-number": ({"Trigger": 1}, "Trigger"),
     "trigger-wrong-case": ({"Trigger": "Schedule"}, "Trigger"),
+    "trigger-unknown": ({"Trigger": "cron"}, "Trigger"),
     # null is not absent: {"DryRun": null} on a stack whose DryRun is false used to delete
     "dry-run-null": ({"DryRun": None}, "DryRun"),
     "voice-connector-ids-null": ({"VoiceConnectorIds": None}, "VoiceConnectorIds"),
@@ -386,6 +391,8 @@ CASES = {
     "grace-days-negative-zero": ({"GraceDays": -0.0}, "GraceDays"),
     # negative and huge numbers
     "max-age-days-negative": ({"MaxAgeDays": -1}, "MaxAgeDays"),
+    "max-age-days-zero": ({"MaxAgeDays": 0}, "MaxAgeDays"),
+    "max-deletions-negative": ({"MaxDeletions": -1}, "MaxDeletions"),
     "grace-days-negative": ({"GraceDays": -7}, "GraceDays"),
     "max-deletions-negative-huge": ({"MaxDeletions": -(10**30)}, "MaxDeletions"),
     "rotate-after-days-zero": ({"RotateAfterDays": 0}, "RotateAfterDays"),
@@ -422,6 +429,7 @@ CASES = {
     "voice-connector-ids-sql": ({"VoiceConnectorIds": ["x' OR '1'='1' --"]}, "VoiceConnectorIds[0]"),
     "voice-connector-ids-trailing-newline": ({"VoiceConnectorIds": ["{pbx}\n"]}, "VoiceConnectorIds[0]"),
     "voice-connector-ids-second-bad": ({"VoiceConnectorIds": ["{pbx}", "NOT-AN-ID"]}, "VoiceConnectorIds[1]"),
+    "voice-connector-ids-not-an-id": ({"VoiceConnectorIds": ["NOT-AN-ID"]}, "VoiceConnectorIds[0]"),
     "voice-connector-ids-101": (
         {"VoiceConnectorIds": [f"{number:022d}" for number in range(101)]},
         "VoiceConnectorIds",
@@ -452,6 +460,7 @@ CASES = {
     "username-prefix-nul": ({"UsernamePrefix": "sip\x00"}, "UsernamePrefix"),
     "username-prefix-rtl": ({"UsernamePrefix": "sip-\u202e"}, "UsernamePrefix"),
     "username-prefix-colon": ({"UsernamePrefix": "sip:"}, "UsernamePrefix"),
+    "username-prefix-empty": ({"UsernamePrefix": ""}, "UsernamePrefix"),
     "username-prefix-33-chars": ({"UsernamePrefix": "s" * 33}, "UsernamePrefix"),
     "secret-name-prefix-homoglyph": (
         {"SecretNamePrefix": "\u0441hime-voice-connector/termination/"},

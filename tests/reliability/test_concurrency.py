@@ -15,7 +15,7 @@ import json
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -26,6 +26,9 @@ import pytest
 from credential_rotation.adapters.run_lock import LEASE, LOCK_KEY, RunLock
 from sandbox.executions import Execution
 from sandbox.session import Sandbox
+
+# Minutes of runs under coverage: the slow tier, started first.
+pytestmark = pytest.mark.slow
 
 OLD, YOUNG = 120, 10  # days: older than MaxAgeDays 90 (and the manual 100), younger than both
 # What the schedule's policy deletes on a round's connectors: trio's three old ones and mixed's one.
@@ -57,8 +60,8 @@ class Tally:
         assert condition, message
 
 
-def sandbox_with(**parameters: str) -> Sandbox:
-    return Sandbox(parameters={"DryRun": "false", **parameters}, jitter="max")
+def sandbox_with(sandbox_factory: Callable[..., Sandbox], **parameters: str) -> Sandbox:
+    return sandbox_factory(parameters={"DryRun": "false", **parameters})
 
 
 def start_scheduled(sandbox: Sandbox) -> str:
@@ -217,67 +220,65 @@ def check_connectors(
 
 
 @pytest.mark.parametrize("rotate", [False, True], ids=["cleanup", "rotate"])
-def test_the_schedule_and_a_person_at_once_apply_one_plan(rotate):
+def test_the_schedule_and_a_person_at_once_apply_one_plan(rotate, sandbox_factory):
     tally = Tally()
-    with sandbox_with(Rotate=str(rotate).lower(), RotateAfterDays="60") as sandbox:
-        ids: dict[str, str] = {}
-        for round_number in range(ROUNDS):
-            retire(sandbox, ids)
-            ids = seed(sandbox, f"r{round_number}")
-            before = listing(sandbox, ids)
-            first_scheduled = round_number % 2 == 0
+    sandbox = sandbox_with(sandbox_factory, Rotate=str(rotate).lower(), RotateAfterDays="60")
+    ids: dict[str, str] = {}
+    for round_number in range(ROUNDS):
+        retire(sandbox, ids)
+        ids = seed(sandbox, f"r{round_number}")
+        before = listing(sandbox, ids)
+        first_scheduled = round_number % 2 == 0
 
-            executions, events = race(sandbox, first_scheduled, MANUAL)
+        executions, events = race(sandbox, first_scheduled, MANUAL)
 
-            after = listing(sandbox, ids)
-            applied = [execution for execution in executions if events[execution.arn]["Outcome"] in APPLIED]
-            tally.expect(len(applied) == 1, f"round {round_number}: {len(applied)} runs applied")
-            (winner,) = applied
-            (loser,) = [execution for execution in executions if execution is not winner]
-            plan = events[winner.arn]
-            tally.expect(winner.status == "SUCCEEDED", f"the winner ended {winner.status}: {winner.error}")
-            check_refused(tally, loser, events[loser.arn], winner.arn)
-            tally.expect(deleted(events[loser.arn]) == {}, "the refused run deleted")
-            # The winner deleted its plan's Stale, all of it (nothing changed under it), and nothing else.
-            tally.expect(deleted(plan) == stale(plan), "the winner's deletions differ from its plan")
-            check_connectors(tally, sandbox, before, after, list(events.values()), plan)
-            if rotate:
-                due = {ids["duo"], ids["solo"]}
-                issued = {entry["VoiceConnectorId"] for entry in plan["VoiceConnectors"] if entry["Issued"]}
-                tally.expect(issued == due, f"successors on {issued}, due on {due}")
-            tally.expect(lock_item(sandbox) is None, "the lease outlived the runs")
-            tally.races += 1
-            trigger = plan["Trigger"]
-            tally.winners[trigger] = tally.winners.get(trigger, 0) + 1
-            sandbox.travel(days=3)
+        after = listing(sandbox, ids)
+        applied = [execution for execution in executions if events[execution.arn]["Outcome"] in APPLIED]
+        tally.expect(len(applied) == 1, f"round {round_number}: {len(applied)} runs applied")
+        (winner,) = applied
+        (loser,) = [execution for execution in executions if execution is not winner]
+        plan = events[winner.arn]
+        tally.expect(winner.status == "SUCCEEDED", f"the winner ended {winner.status}: {winner.error}")
+        check_refused(tally, loser, events[loser.arn], winner.arn)
+        tally.expect(deleted(events[loser.arn]) == {}, "the refused run deleted")
+        # The winner deleted its plan's Stale, all of it (nothing changed under it), and nothing else.
+        tally.expect(deleted(plan) == stale(plan), "the winner's deletions differ from its plan")
+        check_connectors(tally, sandbox, before, after, list(events.values()), plan)
+        if rotate:
+            due = {ids["duo"], ids["solo"]}
+            issued = {entry["VoiceConnectorId"] for entry in plan["VoiceConnectors"] if entry["Issued"]}
+            tally.expect(issued == due, f"successors on {issued}, due on {due}")
+        tally.expect(lock_item(sandbox) is None, "the lease outlived the runs")
+        tally.races += 1
+        trigger = plan["Trigger"]
+        tally.winners[trigger] = tally.winners.get(trigger, 0) + 1
+        sandbox.travel(days=3)
     assert tally.races == ROUNDS
     print(f"\nraces: {tally.races}, won by {tally.winners}, checks: {tally.checks}")
 
 
-def test_a_dry_run_beside_an_applying_run_is_not_refused():
+def test_a_dry_run_beside_an_applying_run_is_not_refused(sandbox_factory):
     tally = Tally()
-    with sandbox_with() as sandbox:
-        ids = seed(sandbox, "dry")
-        before = listing(sandbox, ids)
-        with rendezvous(sandbox):
-            applying = start_scheduled(sandbox)
-            dry = sandbox.start({"DryRun": True, "MinKeep": 2})
-            applying_run, dry_run = sandbox.wait(applying), sandbox.wait(dry)
-        events = {event["ExecutionArn"]: event for event in sandbox.audit_events()}
+    sandbox = sandbox_with(sandbox_factory)
+    ids = seed(sandbox, "dry")
+    before = listing(sandbox, ids)
+    with rendezvous(sandbox):
+        applying = start_scheduled(sandbox)
+        dry = sandbox.start({"DryRun": True, "MinKeep": 2})
+        applying_run, dry_run = sandbox.wait(applying), sandbox.wait(dry)
+    events = {event["ExecutionArn"]: event for event in sandbox.audit_events()}
 
-        tally.expect(applying_run.status == "SUCCEEDED", f"applying run: {applying_run.error}")
-        tally.expect(dry_run.status == "SUCCEEDED", f"dry run: {dry_run.error}")
-        tally.expect(events[dry]["DryRun"] is True, "not a dry run")
-        tally.expect(not any(deleted(events[dry]).values()), "the dry run deleted")
-        tally.expect(any(stale(events[dry]).values()), "the dry run planned nothing: no test")
-        check_connectors(
-            tally, sandbox, before, listing(sandbox, ids), list(events.values()), events[applying]
-        )
+    tally.expect(applying_run.status == "SUCCEEDED", f"applying run: {applying_run.error}")
+    tally.expect(dry_run.status == "SUCCEEDED", f"dry run: {dry_run.error}")
+    tally.expect(events[dry]["DryRun"] is True, "not a dry run")
+    tally.expect(not any(deleted(events[dry]).values()), "the dry run deleted")
+    tally.expect(any(stale(events[dry]).values()), "the dry run planned nothing: no test")
+    check_connectors(tally, sandbox, before, listing(sandbox, ids), list(events.values()), events[applying])
 
-        # Nor while another execution holds the lease.
-        leave_lock_behind(sandbox, "arn:aws:states:us-east-1:123456789012:execution:rotation:applying")
-        tally.expect(sandbox.run({"DryRun": True}).status == "SUCCEEDED", "a dry run waited for the lease")
-        tally.expect(lock_item(sandbox)["HeldBy"]["S"].endswith(":applying"), "a dry run touched the lease")
+    # Nor while another execution holds the lease.
+    leave_lock_behind(sandbox, "arn:aws:states:us-east-1:123456789012:execution:rotation:applying")
+    tally.expect(sandbox.run({"DryRun": True}).status == "SUCCEEDED", "a dry run waited for the lease")
+    tally.expect(lock_item(sandbox)["HeldBy"]["S"].endswith(":applying"), "a dry run touched the lease")
 
 
 @pytest.mark.parametrize(
@@ -289,88 +290,86 @@ def test_a_dry_run_beside_an_applying_run_is_not_refused():
     ],
     ids=["after-a-run-that-applied", "after-a-run-refused-at-the-limit"],
 )
-def test_the_lease_is_released_after_a_run_and_the_next_run_proceeds(first_input, first_status, first_error):
-    with sandbox_with() as sandbox:
-        ids = seed(sandbox, "release")
-        first = sandbox.run(first_input)
-        assert (first.status, first.error) == (first_status, first_error)
-        assert lock_item(sandbox) is None
-        before = listing(sandbox, ids)
+def test_the_lease_is_released_after_a_run_and_the_next_run_proceeds(
+    first_input, first_status, first_error, sandbox_factory
+):
+    sandbox = sandbox_with(sandbox_factory)
+    ids = seed(sandbox, "release")
+    first = sandbox.run(first_input)
+    assert (first.status, first.error) == (first_status, first_error)
+    assert lock_item(sandbox) is None
+    before = listing(sandbox, ids)
 
-        second = sandbox.run({"Trigger": "manual"})
+    second = sandbox.run({"Trigger": "manual"})
 
-        (_, event) = sandbox.audit_events()
-        assert second.status == "SUCCEEDED", second.error
-        assert event["ExecutionArn"] == second.arn
-        # The run refused at the limit changed nothing, so the second run did the work.
-        assert sum(len(entry["Deleted"]) for entry in event["VoiceConnectors"]) == (
-            PLANNED if first_error else 0
-        )
-        assert (listing(sandbox, ids) == before) is (first_error is None)
-        assert lock_item(sandbox) is None
+    (_, event) = sandbox.audit_events()
+    assert second.status == "SUCCEEDED", second.error
+    assert event["ExecutionArn"] == second.arn
+    # The run refused at the limit changed nothing, so the second run did the work.
+    assert sum(len(entry["Deleted"]) for entry in event["VoiceConnectors"]) == (PLANNED if first_error else 0)
+    assert (listing(sandbox, ids) == before) is (first_error is None)
+    assert lock_item(sandbox) is None
 
 
-def test_an_expired_lease_left_behind_does_not_block():
+def test_an_expired_lease_left_behind_does_not_block(sandbox_factory):
     aborted = "arn:aws:states:us-east-1:123456789012:execution:rotation:aborted-run"
-    with sandbox_with() as sandbox:
-        ids = seed(sandbox, "expired")
-        leave_lock_behind(sandbox, aborted)
-        before = listing(sandbox, ids)
+    sandbox = sandbox_with(sandbox_factory)
+    ids = seed(sandbox, "expired")
+    leave_lock_behind(sandbox, aborted)
+    before = listing(sandbox, ids)
 
-        # While the lease runs, an applying run is refused and names the holder...
-        sandbox.travel(minutes=69)
-        refused = sandbox.run({"Trigger": "manual"})
-        (event,) = sandbox.audit_events()
-        assert (refused.status, refused.error) == ("FAILED", "RunInProgress")
-        assert aborted in event["Error"]["Cause"]
-        assert listing(sandbox, ids) == before
-        assert lock_item(sandbox)["HeldBy"]["S"] == aborted
+    # While the lease runs, an applying run is refused and names the holder...
+    sandbox.travel(minutes=69)
+    refused = sandbox.run({"Trigger": "manual"})
+    (event,) = sandbox.audit_events()
+    assert (refused.status, refused.error) == ("FAILED", "RunInProgress")
+    assert aborted in event["Error"]["Cause"]
+    assert listing(sandbox, ids) == before
+    assert lock_item(sandbox)["HeldBy"]["S"] == aborted
 
-        # ...and once it has expired, the run takes it over, applies, and releases it.
-        sandbox.travel(minutes=2)
-        execution = sandbox.fire_schedule()
-        (event,) = sandbox.audit_events()
-        assert execution.status == "SUCCEEDED", execution.error
-        assert sum(len(entry["Deleted"]) for entry in event["VoiceConnectors"]) == PLANNED
-        assert listing(sandbox, ids) != before
-        assert lock_item(sandbox) is None
+    # ...and once it has expired, the run takes it over, applies, and releases it.
+    sandbox.travel(minutes=2)
+    execution = sandbox.fire_schedule()
+    (event,) = sandbox.audit_events()
+    assert execution.status == "SUCCEEDED", execution.error
+    assert sum(len(entry["Deleted"]) for entry in event["VoiceConnectors"]) == PLANNED
+    assert listing(sandbox, ids) != before
+    assert lock_item(sandbox) is None
 
 
-def test_without_the_lock_the_delete_step_still_keeps_two_runs_within_one_plan(monkeypatch):
+def test_without_the_lock_the_delete_step_still_keeps_two_runs_within_one_plan(monkeypatch, sandbox_factory):
     """Second line of defence: the lock bypassed, two applying runs with one policy race through every
     step; the delete step re-lists and re-judges, so they never delete beyond one plan nor break MinKeep."""
     monkeypatch.setattr(RunLock, "acquire", lambda self, execution_arn, now: None)
     tally = Tally()
     rounds = 5
     failed_steps: Counter[tuple[str, str]] = Counter()
-    with sandbox_with() as sandbox:
-        ids: dict[str, str] = {}
-        for round_number in range(rounds):
-            retire(sandbox, ids)
-            ids = seed(sandbox, f"bypass{round_number}")
-            before = listing(sandbox, ids)
+    sandbox = sandbox_with(sandbox_factory)
+    ids: dict[str, str] = {}
+    for round_number in range(rounds):
+        retire(sandbox, ids)
+        ids = seed(sandbox, f"bypass{round_number}")
+        before = listing(sandbox, ids)
 
-            executions, events = race(sandbox, round_number % 2 == 0, {"Trigger": "manual"})
+        executions, events = race(sandbox, round_number % 2 == 0, {"Trigger": "manual"})
 
-            after = listing(sandbox, ids)
-            for execution in executions:
-                # Both applied: the lock really was out of the way.
-                tally.expect("ApplyPlans" in execution.states_entered(), f"{execution.arn} did not apply")
-                # A run may lose the ledger's conditional mark to the other run's deletion: that connector
-                # fails in DeleteCredentials before its delete call, having deleted nothing (fail-safe).
-                for entry in events[execution.arn]["VoiceConnectors"]:
-                    if entry["Error"]:
-                        failed_steps[entry["Error"]["Step"], entry["Error"]["Error"]] += 1
-                        tally.expect(
-                            entry["Error"]["Step"] == "DeleteCredentials", f"failed: {entry['Error']}"
-                        )
-                        tally.expect(entry["Deleted"] == [], "a failed delete step reports deletions")
-            plans = list(events.values())
-            tally.expect(stale(plans[0]) == stale(plans[1]), "one policy, one listing: two different plans")
-            for plan in plans:
-                check_connectors(tally, sandbox, before, after, plans, plan)
-            tally.races += 1
-            sandbox.travel(days=3)
+        after = listing(sandbox, ids)
+        for execution in executions:
+            # Both applied: the lock really was out of the way.
+            tally.expect("ApplyPlans" in execution.states_entered(), f"{execution.arn} did not apply")
+            # A run may lose the ledger's conditional mark to the other run's deletion: that connector
+            # fails in DeleteCredentials before its delete call, having deleted nothing (fail-safe).
+            for entry in events[execution.arn]["VoiceConnectors"]:
+                if entry["Error"]:
+                    failed_steps[entry["Error"]["Step"], entry["Error"]["Error"]] += 1
+                    tally.expect(entry["Error"]["Step"] == "DeleteCredentials", f"failed: {entry['Error']}")
+                    tally.expect(entry["Deleted"] == [], "a failed delete step reports deletions")
+        plans = list(events.values())
+        tally.expect(stale(plans[0]) == stale(plans[1]), "one policy, one listing: two different plans")
+        for plan in plans:
+            check_connectors(tally, sandbox, before, after, plans, plan)
+        tally.races += 1
+        sandbox.travel(days=3)
     assert tally.races == rounds
     print(
         f"\nraces without the lock: {tally.races}, checks: {tally.checks}, connector failures: {failed_steps}"

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import pytest
 
 from sandbox.session import Sandbox
-from tests.reliability.conftest import TRIED
-from tests.workflow.rotation_watch import RotationWatch
+from tests.support.rotation_watch import RotationWatch
+from tests.support.tally import TRIED
 
 CHIME, SECRETS, DYNAMODB, SNS, S3 = "chime-sdk-voice", "secrets-manager", "dynamodb", "sns", "s3"
 LIST_VC = "ListVoiceConnectors"
@@ -296,17 +296,17 @@ def converge(watch: RotationWatch, due: str, stale: str) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_a_fault_is_reported_truthfully_and_later_runs_converge(case: Case):
-    with Sandbox(parameters=ROTATING, jitter="max") as sandbox:
-        watch, due, stale = seeded(sandbox)
-        run_with_fault(watch, case)
-        converge(watch, due, stale)
-        TRIED["faults: cases"] += 1
-        TRIED["faults: errors and deaths injected"] += len(sandbox.aws_faults.injected) + len(
-            sandbox.aws_faults.failed_invocations
-        )
-        TRIED["faults: runs (seeding, faulty, converging)"] += watch.runs + 1
-        TRIED["faults: invariant checks"] += watch.checks
+def test_a_fault_is_reported_truthfully_and_later_runs_converge(case: Case, sandbox_factory):
+    sandbox = sandbox_factory(parameters=ROTATING)
+    watch, due, stale = seeded(sandbox)
+    run_with_fault(watch, case)
+    converge(watch, due, stale)
+    TRIED["faults: cases"] += 1
+    TRIED["faults: errors and deaths injected"] += len(sandbox.aws_faults.injected) + len(
+        sandbox.aws_faults.failed_invocations
+    )
+    TRIED["faults: runs (seeding, faulty, converging)"] += watch.runs + 1
+    TRIED["faults: invariant checks"] += watch.checks
 
 
 def test_the_matrix_covers_every_task_and_each_fault_kind():

@@ -18,7 +18,10 @@ from credential_rotation.tasks.audit import MAX_MESSAGE_BYTES
 from credential_rotation.tasks.run_input import MAX_VOICE_CONNECTORS
 from sandbox.executions import Execution
 from sandbox.session import Sandbox
-from tests.reliability.conftest import TRIED
+from tests.support.tally import TRIED
+
+# Minutes of runs under coverage: the slow tier, started first.
+pytestmark = pytest.mark.slow
 
 STATE_LIMIT = 256 * 1024
 # Well below the limit, whatever the shape: the state carries counts and digests, never a username, so it
@@ -108,19 +111,19 @@ def with_stale_share(shape: Shape) -> Callable[[Sandbox], list[str]]:
 
 
 @pytest.mark.parametrize("shape", sorted(NAMED), ids=sorted(NAMED))
-def test_a_run_at_the_limits_names_every_deletion_in_its_audit_event(shape, audit_schema):
-    with Sandbox(parameters={"DryRun": "true"}) as sandbox:
-        ids = with_stale_share(NAMED[shape])(sandbox)
-        before = {vc: set(sandbox.usernames(vc)) for vc in ids}
+def test_a_run_at_the_limits_names_every_deletion_in_its_audit_event(shape, audit_schema, sandbox_factory):
+    sandbox = sandbox_factory(parameters={"DryRun": "true"})
+    ids = with_stale_share(NAMED[shape])(sandbox)
+    before = {vc: set(sandbox.usernames(vc)) for vc in ids}
 
-        execution, event = applying_run(sandbox, shape)
+    execution, event = applying_run(sandbox, shape)
 
-        assert execution.status == "SUCCEEDED", (execution.error, (execution.cause or "")[:500])
-        audit_schema.validate(event)
-        deleted = every_deletion_is_named(sandbox, ids, before, event)
-        assert deleted > 0
-        assert all(sandbox.usernames(vc) for vc in ids)
-        TRIED["limits: deletions named"] += deleted
+    assert execution.status == "SUCCEEDED", (execution.error, (execution.cause or "")[:500])
+    audit_schema.validate(event)
+    deleted = every_deletion_is_named(sandbox, ids, before, event)
+    assert deleted > 0
+    assert all(sandbox.usernames(vc) for vc in ids)
+    TRIED["limits: deletions named"] += deleted
 
 
 REFUSED: dict[str, Shape] = {
@@ -134,50 +137,54 @@ REFUSED: dict[str, Shape] = {
 
 
 @pytest.mark.parametrize("shape", sorted(REFUSED), ids=sorted(REFUSED))
-def test_a_run_whose_deletions_could_not_all_be_named_is_refused_before_deleting(shape, audit_schema):
-    with Sandbox(parameters={"DryRun": "true"}) as sandbox:
-        ids = fleet(sandbox, *REFUSED[shape])
-        before = {vc: set(sandbox.usernames(vc)) for vc in ids}
+def test_a_run_whose_deletions_could_not_all_be_named_is_refused_before_deleting(
+    shape, audit_schema, sandbox_factory
+):
+    sandbox = sandbox_factory(parameters={"DryRun": "true"})
+    ids = fleet(sandbox, *REFUSED[shape])
+    before = {vc: set(sandbox.usernames(vc)) for vc in ids}
 
-        execution, event = applying_run(sandbox, shape)
+    execution, event = applying_run(sandbox, shape)
 
-        assert (execution.status, execution.error) == ("FAILED", "AuditLimitExceeded")
-        audit_schema.validate(event)
-        assert event["Error"]["Error"] == "AuditLimitExceeded"
-        assert {vc: set(sandbox.usernames(vc)) for vc in ids} == before
-        assert sandbox.chime_backend.calls
-        assert not [call for call in sandbox.chime_backend.calls if call.operation.startswith("Delete")]
-        # The report has every stale username; the event too, unless they did not fit (it says so).
-        report = sandbox.report(event)
-        assert sum(len(entry["Stale"]) for entry in report["VoiceConnectors"]) == sum(
-            len(b) - 1 for b in before.values()
-        )
-        for entry, whole in zip(event["VoiceConnectors"], report["VoiceConnectors"], strict=True):
-            assert entry["Deleted"] == []
-            assert entry["Stale"] == whole["Stale"] or (entry["StaleOmitted"] and entry["Stale"] == [])
-        TRIED["limits: refused before deleting"] += 1
+    assert (execution.status, execution.error) == ("FAILED", "AuditLimitExceeded")
+    audit_schema.validate(event)
+    assert event["Error"]["Error"] == "AuditLimitExceeded"
+    assert {vc: set(sandbox.usernames(vc)) for vc in ids} == before
+    assert sandbox.chime_backend.calls
+    assert not [call for call in sandbox.chime_backend.calls if call.operation.startswith("Delete")]
+    # The report has every stale username; the event too, unless they did not fit (it says so).
+    report = sandbox.report(event)
+    assert sum(len(entry["Stale"]) for entry in report["VoiceConnectors"]) == sum(
+        len(b) - 1 for b in before.values()
+    )
+    for entry, whole in zip(event["VoiceConnectors"], report["VoiceConnectors"], strict=True):
+        assert entry["Deleted"] == []
+        assert entry["Stale"] == whole["Stale"] or (entry["StaleOmitted"] and entry["Stale"] == [])
+    TRIED["limits: refused before deleting"] += 1
 
 
-def test_the_largest_state_a_run_can_have_every_connector_issuing_and_failing_after_it(audit_schema):
+def test_the_largest_state_a_run_can_have_every_connector_issuing_and_failing_after_it(
+    audit_schema, sandbox_factory
+):
     """Per connector the state holds at most a plan summary, a successor and an error: this run has all
     three on each of the most connectors a run takes, and the longest error message a task lets out."""
-    with Sandbox(parameters={"DryRun": "true"}) as sandbox:
-        ids = fleet(sandbox, MAX_VOICE_CONNECTORS, 3, 60)
-        sandbox.travel(days=60)  # due a successor too
-        sandbox.aws_faults.script(
-            "chime-sdk-voice",
-            "DeleteVoiceConnectorTerminationCredentials",
-            ["BadRequestException"] * len(ids),
-        )
-        before = {vc: set(sandbox.usernames(vc)) for vc in ids}
+    sandbox = sandbox_factory(parameters={"DryRun": "true"})
+    ids = fleet(sandbox, MAX_VOICE_CONNECTORS, 3, 60)
+    sandbox.travel(days=60)  # due a successor too
+    sandbox.aws_faults.script(
+        "chime-sdk-voice",
+        "DeleteVoiceConnectorTerminationCredentials",
+        ["BadRequestException"] * len(ids),
+    )
+    before = {vc: set(sandbox.usernames(vc)) for vc in ids}
 
-        execution, event = applying_run(sandbox, "every connector issuing, then failing", Rotate=True)
+    execution, event = applying_run(sandbox, "every connector issuing, then failing", Rotate=True)
 
-        assert (execution.status, execution.error) == ("FAILED", "ConnectorsFailed")
-        audit_schema.validate(event)
-        for entry in event["VoiceConnectors"]:
-            assert entry["Issued"]["Promoted"] is True
-            assert entry["Error"]["Step"] == "DeleteCredentials"
-            assert entry["Unconfirmed"] == entry["Stale"]
-            assert len(entry["Stale"]) == 2
-            assert set(entry["Stale"]) < before[entry["VoiceConnectorId"]]
+    assert (execution.status, execution.error) == ("FAILED", "ConnectorsFailed")
+    audit_schema.validate(event)
+    for entry in event["VoiceConnectors"]:
+        assert entry["Issued"]["Promoted"] is True
+        assert entry["Error"]["Step"] == "DeleteCredentials"
+        assert entry["Unconfirmed"] == entry["Stale"]
+        assert len(entry["Stale"]) == 2
+        assert set(entry["Stale"]) < before[entry["VoiceConnectorId"]]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.template import REPOSITORY, TEMPLATE
+from tests.support.aws import offline_process_environment
 
 SAM_PYTHON = Path(os.environ.get("SAM_PYTHON", REPOSITORY / ".venv-sam" / "bin" / "python"))
 TRANSFORM_SCRIPT = Path(__file__).with_name("sam_transform.py")
@@ -55,13 +56,8 @@ def parameter_variants(template: Mapping[str, Any]) -> dict[str, dict[str, str]]
 def sam_transform(variants: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, Any]]:
     if not SAM_PYTHON.exists():
         raise RuntimeError(f"{SAM_PYTHON} is missing: `make setup` creates it (aws-sam-cli's virtualenv)")
-    environment = {
-        "PATH": os.environ.get("PATH", ""),
-        # The translator asks boto3 for a region to name the partition; nothing reaches AWS.
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
+    # The translator asks boto3 for a region to name the partition; nothing reaches AWS.
+    environment = offline_process_environment()
     request = json.dumps({"template": str(TEMPLATE), "variants": variants})
     completed = subprocess.run(  # noqa: S603 (this repository's interpreter and script)
         [str(SAM_PYTHON), str(TRANSFORM_SCRIPT)],

@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 
-from sandbox.session import Sandbox
 from sandbox.stack import ACCOUNT_ID, REGION
 from sandbox.template import load_template
 from tests.security.cloudformation import NO_VALUE, as_list, describe, narrowed, resources_of_type
@@ -818,22 +817,22 @@ def test_the_scope_checker_accepts_the_secret_prefix_only_when_both_branches_are
     ("parameters", "prefix"),
     [({}, "chime-voice-connector/rotation/"), ({"SecretNamePrefix": "pbx/team-a/"}, "pbx/team-a/")],
 )
-def test_the_deployed_prefix_is_the_same_in_settings_policies_and_output(parameters, prefix):
+def test_the_deployed_prefix_is_the_same_in_settings_policies_and_output(parameters, prefix, sandbox_factory):
     """The stack deployed as "rotation": by default the prefix holds that name, else it is the parameter."""
-    with Sandbox(parameters=parameters) as sandbox:
-        functions_client, iam = sandbox.client("lambda"), sandbox.client("iam")
-        settings, secret_arns = {}, set()
-        for logical_id, _ in functions(load_template()):
-            name = sandbox.stack.physical_ids[logical_id]
-            configuration = functions_client.get_function_configuration(FunctionName=name)
-            settings[logical_id] = configuration["Environment"]["Variables"]["SECRET_NAME_PREFIX"]
-            role = configuration["Role"].rsplit("/", 1)[1]
-            for policy in iam.list_role_policies(RoleName=role)["PolicyNames"]:
-                document = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
-                for statement in statements(document):
-                    if allowed_actions(statement, "secretsmanager"):
-                        secret_arns |= set(as_list(statement["Resource"]))
-        output, fingerprint_key = sandbox.stack.secret_name_prefix, sandbox.stack.fingerprint_key_arn
+    sandbox = sandbox_factory(parameters=parameters)
+    functions_client, iam = sandbox.client("lambda"), sandbox.client("iam")
+    settings, secret_arns = {}, set()
+    for logical_id, _ in functions(load_template()):
+        name = sandbox.stack.physical_ids[logical_id]
+        configuration = functions_client.get_function_configuration(FunctionName=name)
+        settings[logical_id] = configuration["Environment"]["Variables"]["SECRET_NAME_PREFIX"]
+        role = configuration["Role"].rsplit("/", 1)[1]
+        for policy in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+            document = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
+            for statement in statements(document):
+                if allowed_actions(statement, "secretsmanager"):
+                    secret_arns |= set(as_list(statement["Resource"]))
+    output, fingerprint_key = sandbox.stack.secret_name_prefix, sandbox.stack.fingerprint_key_arn
 
     assert output == prefix
     assert set(settings.values()) == {prefix}

@@ -220,6 +220,7 @@ def test_the_capture_sees_what_a_function_logs_even_through_loggers_that_do_not_
 LEVELS = {"INFO": logging.INFO, "DEBUG": logging.DEBUG}
 
 
+@pytest.mark.sandbox  # the demo deploys the stack and runs it
 @pytest.mark.parametrize("log_level", sorted(LEVELS))
 def test_the_demo_logs_no_password_and_no_plain_username(log_level):
     capture = Capture(level=LEVELS[log_level])

@@ -1,5 +1,6 @@
 """Operating the rotation safely: alerts, alarms, the dashboard, logs, tracing, the schedule's retries and
-dead-letter queue, the run lock's release when an execution ends, and encryption at rest. First the
+dead-letter queue, and the run lock's release when an execution ends (encryption at rest is
+tests/security/test_encryption.py's, for every deployment variant). First the
 template as a document, then the stack in the sandbox.
 """
 
@@ -320,35 +321,6 @@ def test_the_alert_email_is_optional(template):
     }
 
 
-# Encryption at rest
-
-
-def test_every_topic_is_encrypted_with_a_rotating_key_of_this_stack(template):
-    topics = resources(template, "AWS::SNS::Topic")
-    assert set(topics) >= {"AuditTopic", "AlertsTopic"}
-    for name, topic in topics.items():
-        key = template["Resources"][topic["Properties"]["KmsMasterKeyId"]["Ref"]]
-        assert key["Type"] == "AWS::KMS::Key", name
-        assert key["Properties"]["EnableKeyRotation"] is True, name
-
-
-def test_every_queue_is_encrypted(template):
-    queues = resources(template, "AWS::SQS::Queue")
-    assert queues
-    for name, queue in queues.items():
-        queue_properties = queue["Properties"]
-        assert queue_properties.get("SqsManagedSseEnabled") is True or queue_properties.get(
-            "KmsMasterKeyId"
-        ), name
-
-
-def test_every_table_is_encrypted(template):
-    tables = resources(template, "AWS::DynamoDB::Table")
-    assert tables
-    for name, table in tables.items():
-        assert table["Properties"]["SSESpecification"]["SSEEnabled"] is True, name
-
-
 # The schedule
 
 
@@ -494,9 +466,10 @@ SANDBOX_PARAMETERS = {"NoSuccessAlarmDays": 3, "Tracing": "Active", "AlertEmail"
 
 
 @pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox(parameters=SANDBOX_PARAMETERS, stack_name="operations") as session:
-        yield session
+def sandbox(module_sandbox_factory):
+    """One deployment for this module's tests: they read it, or send it events whose effects each test
+    looks for on its own."""
+    return module_sandbox_factory(parameters=SANDBOX_PARAMETERS, stack_name="operations")
 
 
 def status_change(sandbox: Sandbox, status: str, state_machine_arn: str | None = None) -> dict:

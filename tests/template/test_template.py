@@ -615,12 +615,6 @@ def test_the_ledger_survives_the_stack_and_can_be_restored(template):
     table = template["Resources"]["LedgerTable"]
     assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
     assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
-    assert table["Properties"]["SSESpecification"]["SSEEnabled"] is True
-
-
-def test_the_audit_topic_is_encrypted_with_the_stacks_rotating_key(template):
-    assert template["Resources"]["AuditTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AuditKey"}
-    assert template["Resources"]["AuditKey"]["Properties"]["EnableKeyRotation"] is True
 
 
 def test_outputs(template):

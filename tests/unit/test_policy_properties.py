@@ -8,6 +8,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,6 +33,8 @@ POLICIES = st.builds(
     # No grace half the time: the rules before grace still get their share of examples.
     grace_days=st.one_of(st.just(0), st.integers(min_value=1, max_value=5)),
 )
+# Hundreds of examples for each of a score of properties: a minute of the run, so in the slow tier.
+pytestmark = pytest.mark.slow
 EXAMPLES = settings(max_examples=250, deadline=None)
 
 

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta, timezone
 import boto3
 import pytest
 from cfnlint.decode import cfn_yaml
-from moto import mock_aws
 
 from credential_rotation.adapters.run_lock import LEASE, LOCK_KEY, LONGEST_TASK, RunLock
 from credential_rotation.domain.errors import RunInProgress
@@ -22,36 +21,26 @@ USERNAMES = ("sip-20260101-k3v9q0zt", "break-glass")
 
 
 @pytest.fixture
-def dynamodb(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name=REGION)
-        client.create_table(
+def dynamodb(mocked_aws):
+    client = boto3.client("dynamodb", region_name=REGION)
+    client.create_table(
+        TableName=TABLE,
+        AttributeDefinitions=[
+            {"AttributeName": "VoiceConnectorId", "AttributeType": "S"},
+            {"AttributeName": "Username", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "VoiceConnectorId", "KeyType": "HASH"},
+            {"AttributeName": "Username", "KeyType": "RANGE"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for username in USERNAMES:
+        client.put_item(
             TableName=TABLE,
-            AttributeDefinitions=[
-                {"AttributeName": "VoiceConnectorId", "AttributeType": "S"},
-                {"AttributeName": "Username", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "VoiceConnectorId", "KeyType": "HASH"},
-                {"AttributeName": "Username", "KeyType": "RANGE"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
+            Item={"VoiceConnectorId": {"S": "abcdefghijklmnopqrstuv"}, "Username": {"S": username}},
         )
-        for username in USERNAMES:
-            client.put_item(
-                TableName=TABLE,
-                Item={"VoiceConnectorId": {"S": "abcdefghijklmnopqrstuv"}, "Username": {"S": username}},
-            )
-        yield client
+    return client
 
 
 @pytest.fixture

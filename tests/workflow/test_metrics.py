@@ -1,15 +1,17 @@
-"""The run's metrics as the functions emit them (EMF lines in their logs), and tracing off by default."""
+"""The run's metrics as the functions emit them (EMF lines in their logs), and what tracing imports. (That the
+stack deploys with tracing off is the template's Tracing default: tests/template/test_operations.py.)"""
 
-import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 
 from credential_rotation.adapters.run_metrics import NAMESPACE, run_counts
 from sandbox.session import Sandbox
 from sandbox.template import REPOSITORY
+from tests.support.aws import offline_process_environment
 
 LIST = "ListVoiceConnectorTerminationCredentials"
 THROTTLED = "ThrottledClientException"
@@ -22,11 +24,11 @@ FLEET = {
 }
 
 
-def applying_sandbox() -> Sandbox:
-    # Entered in the test's body, not in a fixture: pytest's output capture puts its own sys.stdout back
-    # when the test's call phase begins, and the functions' EMF lines (printed) would miss the sandbox's
-    # log store. Logger lines are unaffected (their handlers hold the store itself).
-    return Sandbox(parameters={"DryRun": "false", "Rotate": "true"}, jitter="max")
+def applying_sandbox(sandbox_factory: Callable[..., Sandbox]) -> Sandbox:
+    # Made in the test's body, not in a fixture's setup: pytest's output capture puts its own sys.stdout
+    # back when the test's call phase begins, and the functions' EMF lines (printed) would miss the
+    # sandbox's log store. Logger lines are unaffected (their handlers hold the store itself).
+    return sandbox_factory(parameters={"DryRun": "false", "Rotate": "true"})
 
 
 def seed(sandbox: Sandbox) -> dict[str, str]:
@@ -53,18 +55,18 @@ def emitted_since(sandbox: Sandbox, start: int) -> list[dict]:
     return records
 
 
-def test_a_scheduled_run_emits_its_reports_numbers_once_and_per_connector():
-    with applying_sandbox() as sandbox:
-        ids = seed(sandbox)
-        start = len(sandbox.metrics())
-        assert start > 0  # the observing runs' numbers reached the log store
+def test_a_scheduled_run_emits_its_reports_numbers_once_and_per_connector(sandbox_factory):
+    sandbox = applying_sandbox(sandbox_factory)
+    ids = seed(sandbox)
+    start = len(sandbox.metrics())
+    assert start > 0  # the observing runs' numbers reached the log store
 
-        execution = sandbox.fire_schedule()
+    execution = sandbox.fire_schedule()
 
-        (event,) = sandbox.audit_events()
-        report = sandbox.report(event)
-        records = emitted_since(sandbox, start)
-        retiring = sorted(sandbox.usernames(ids["retiring"]))
+    (event,) = sandbox.audit_events()
+    report = sandbox.report(event)
+    records = emitted_since(sandbox, start)
+    retiring = sorted(sandbox.usernames(ids["retiring"]))
     assert execution.status == "SUCCEEDED", execution.error
     (run,) = [record for record in records if record["Dimensions"] == SERVICE]
     assert run["Values"] == run_counts(report)
@@ -98,16 +100,16 @@ def test_a_scheduled_run_emits_its_reports_numbers_once_and_per_connector():
 
 
 @pytest.mark.parametrize("burst", [1, 3, 6])
-def test_a_throttle_burst_on_the_listing_counts_each_throttled_attempt(burst):
-    with applying_sandbox() as sandbox:
-        ids = seed(sandbox)
-        sandbox.chime_backend.faults.script(LIST, [THROTTLED] * burst, voice_connector_id=ids["retiring"])
-        start = len(sandbox.metrics())
+def test_a_throttle_burst_on_the_listing_counts_each_throttled_attempt(burst, sandbox_factory):
+    sandbox = applying_sandbox(sandbox_factory)
+    ids = seed(sandbox)
+    sandbox.chime_backend.faults.script(LIST, [THROTTLED] * burst, voice_connector_id=ids["retiring"])
+    start = len(sandbox.metrics())
 
-        execution = sandbox.fire_schedule()
+    execution = sandbox.fire_schedule()
 
-        throttled = [call for call in sandbox.chime_backend.calls if call.outcome == THROTTLED]
-        records = emitted_since(sandbox, start)
+    throttled = [call for call in sandbox.chime_backend.calls if call.outcome == THROTTLED]
+    records = emitted_since(sandbox, start)
     assert execution.status == "SUCCEEDED", execution.error  # within the retry budget of 6
     assert len(throttled) == burst
     assert len(execution.retries()) == burst
@@ -125,15 +127,6 @@ def test_a_throttle_burst_on_the_listing_counts_each_throttled_attempt(burst):
     assert len(failures) == 2 * burst  # nothing else counted, on no other connector
 
 
-def test_the_stack_leaves_tracing_off_by_default():
-    with Sandbox() as sandbox:
-        functions = sandbox.client("lambda").list_functions()["Functions"]
-    assert functions
-    assert {function["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] for function in functions} == {
-        "true"
-    }
-
-
 HANDLERS = sorted(
     path.stem for path in (REPOSITORY / "functions/credential_rotation/handlers").glob("[!_]*.py")
 )
@@ -141,16 +134,9 @@ HANDLERS = sorted(
 
 def xray_imported(handler: str, trace_disabled: str) -> bool:
     """Import one handler module in a fresh interpreter; whether the X-Ray SDK came with it."""
-    environment = {
-        name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "POWERTOOLS_"))
-    }
-    environment |= {
-        "PYTHONPATH": str(REPOSITORY / "functions"),
-        "POWERTOOLS_TRACE_DISABLED": trace_disabled,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
+    environment = offline_process_environment(
+        PYTHONPATH=str(REPOSITORY / "functions"), POWERTOOLS_TRACE_DISABLED=trace_disabled
+    )
     probe = (
         f"import sys, credential_rotation.handlers.{handler}; print('aws_xray_sdk' in sys.modules, end='')"
     )
@@ -165,11 +151,13 @@ def xray_imported(handler: str, trace_disabled: str) -> bool:
     return result.stdout == "True"
 
 
+@pytest.mark.slow  # a fresh interpreter per handler
 @pytest.mark.parametrize("handler", HANDLERS)
 def test_with_tracing_off_no_handler_imports_the_xray_sdk(handler):
     assert xray_imported(handler, "true") is False
 
 
+@pytest.mark.slow
 def test_with_tracing_on_a_handler_imports_the_xray_sdk():
     assert len(HANDLERS) >= 7
     assert xray_imported("resolve_run", "false") is True

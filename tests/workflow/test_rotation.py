@@ -5,8 +5,7 @@ import re
 
 import pytest
 
-from sandbox.session import Sandbox
-from tests.workflow.rotation_watch import RotationWatch
+from tests.support.rotation_watch import RotationWatch
 
 PUT = "PutVoiceConnectorTerminationCredentials"
 LIST = "ListVoiceConnectorTerminationCredentials"
@@ -15,9 +14,8 @@ ROTATING = {"DryRun": "false", "Rotate": "true", "GraceDays": 7, "RotateAfterDay
 
 
 @pytest.fixture
-def watch():
-    with Sandbox(parameters=ROTATING, jitter="max") as sandbox:
-        yield RotationWatch(sandbox)
+def watch(sandbox_factory):
+    return RotationWatch(sandbox_factory(parameters=ROTATING))
 
 
 def due_connector(watch: RotationWatch, usernames: list[str] = ("pbx-old",)) -> str:

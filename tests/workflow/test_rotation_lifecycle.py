@@ -2,8 +2,7 @@
 
 import pytest
 
-from sandbox.session import Sandbox
-from tests.workflow.rotation_watch import RotationWatch
+from tests.support.rotation_watch import RotationWatch
 
 NIGHTS = 200
 PARAMETERS = {
@@ -17,11 +16,11 @@ PARAMETERS = {
 
 
 @pytest.fixture
-def watch():
-    with Sandbox(parameters=PARAMETERS, jitter="max") as sandbox:
-        yield RotationWatch(sandbox, grace_days=7, protected=("break-glass-*",))
+def watch(sandbox_factory):
+    return RotationWatch(sandbox_factory(parameters=PARAMETERS), grace_days=7, protected=("break-glass-*",))
 
 
+@pytest.mark.slow
 def test_nightly_rotation_for_200_days_keeps_every_invariant(watch, audit_schema):
     empty = watch.add_connector("empty", [])
     single = watch.add_connector("single", ["pbx-initial"])

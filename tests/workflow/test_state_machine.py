@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.workflow.conftest import connector
+from tests.support.sandbox import connector
 
 DELETE = "DeleteVoiceConnectorTerminationCredentials"
 LIST = "ListVoiceConnectorTerminationCredentials"
@@ -140,15 +140,13 @@ def test_service_faults_are_retried_then_succeed(sandbox, fleet, audit_schema):
     assert sandbox.usernames(fleet.ids["pbx"]) == ["sip-new"]
 
 
-def test_full_jitter_waits_at_most_the_capped_interval():
-    from sandbox.session import Sandbox
-
-    with Sandbox(jitter="random") as sandbox:
-        sandbox.create_voice_connector("pbx", ["sip-a"])
-        sandbox.chime_backend.faults.script(LIST, ["ThrottledClientException"] * 6)
-        sandbox.run({"DryRun": True})
-        assert sandbox.retry_clock.caps == [1, 2, 4, 8, 16, 20]
-        assert all(0 <= wait.delay <= wait.cap for wait in sandbox.retry_clock.waits)
+def test_full_jitter_waits_at_most_the_capped_interval(sandbox_factory):
+    sandbox = sandbox_factory(jitter="random")
+    sandbox.create_voice_connector("pbx", ["sip-a"])
+    sandbox.chime_backend.faults.script(LIST, ["ThrottledClientException"] * 6)
+    sandbox.run({"DryRun": True})
+    assert sandbox.retry_clock.caps == [1, 2, 4, 8, 16, 20]
+    assert all(0 <= wait.delay <= wait.cap for wait in sandbox.retry_clock.waits)
 
 
 def test_exhausted_retries_fail_that_connector_only(sandbox, fleet, audit_schema):
@@ -204,58 +202,11 @@ def test_an_unknown_connector_among_several_is_partial(sandbox, fleet, audit_sch
     assert connector(event, fleet.ids["pbx"])["Deleted"] == ["sip-old"]
 
 
-def test_every_connector_failing_is_a_failed_run(sandbox, audit_schema):
-    execution = sandbox.run({"VoiceConnectorIds": ["abcdefghijklmnopqrstu"]})
-
-    event = published(sandbox, audit_schema)
-    assert (execution.status, execution.error, event["Outcome"]) == ("FAILED", "ConnectorsFailed", "FAILED")
-
-
 def test_no_voice_connectors_is_a_successful_run_with_nothing_to_do(sandbox, audit_schema):
     execution = sandbox.run({"DryRun": False})
 
     assert execution.status == "SUCCEEDED"
     assert published(sandbox, audit_schema)["VoiceConnectors"] == []
-
-
-@pytest.mark.parametrize(
-    ("execution_input", "field"),
-    [
-        ({"MaxAgeDays": 0}, "MaxAgeDays"),
-        ({"MinKeep": "2"}, "MinKeep"),
-        ({"DryRun": "false"}, "DryRun"),
-        ({"VoiceConnectorIds": ["NOT-AN-ID"]}, "VoiceConnectorIds[0]"),
-        ({"VoiceConnectorIds": []}, "VoiceConnectorIds"),
-        ({"MaxDeletions": -1}, "MaxDeletions"),
-        ({"Trigger": "cron"}, "Trigger"),
-        ({"MaxAgeDay": 30}, "MaxAgeDay"),
-        (["not", "an", "object"], "execution input"),
-        ({"Rotate": "true"}, "Rotate"),
-        ({"RotateAfterDays": 0}, "RotateAfterDays"),
-        ({"GraceDays": -1}, "GraceDays"),
-        ({"UsernamePrefix": "sip:"}, "UsernamePrefix"),
-        ({"UsernamePrefix": ""}, "UsernamePrefix"),
-        ({"SecretNamePrefix": "other-team/"}, "SecretNamePrefix"),
-        ({"SecretNamePrefix": "chime-voice-connector/rotation/"}, "SecretNamePrefix"),
-        ({"DryRun": None}, "DryRun"),
-        ({"VoiceConnectorIds": None}, "VoiceConnectorIds"),
-    ],
-)
-def test_invalid_input_is_refused_before_anything_is_listed(
-    sandbox, fleet, audit_schema, execution_input, field
-):
-    fleet.age({"pbx": {"old": ["sip-old"], "young": ["sip-new"]}})
-
-    execution = sandbox.run(execution_input)
-
-    assert (execution.status, execution.error) == ("FAILED", "InvalidInput")
-    event = published(sandbox, audit_schema)
-    assert event["Outcome"] == "FAILED"
-    assert event["Error"]["Error"] == "InvalidInput"
-    assert field in event["Error"]["Cause"]
-    assert event["VoiceConnectors"] == []
-    assert sandbox.chime_backend.calls == []
-    assert sorted(sandbox.usernames(fleet.ids["pbx"])) == ["sip-new", "sip-old"]
 
 
 def test_a_plan_over_the_deletion_limit_deletes_nothing(sandbox, fleet, audit_schema):
@@ -371,11 +322,8 @@ def test_every_run_writes_its_whole_report_under_object_lock(sandbox, fleet, aud
     report_schema.validate(report)
     location = event["Report"]
     assert location["Key"].startswith(f"reports/{event['StartedAt'][:10].replace('-', '/')}/")
-    head = sandbox.client("s3").head_object(
-        Bucket=location["Bucket"], Key=location["Key"], VersionId=location["VersionId"]
-    )
-    assert head["ObjectLockMode"] == "GOVERNANCE"
-    assert head["ServerSideEncryption"] == "aws:kms"
+    # Its encryption with the audit key and its lock mode and retention are asserted in
+    # tests/security/test_encryption.py (the deployed audit bucket).
     # The event is the report's essentials: the same outcome, connectors, deletions.
     assert report["Outcome"] == event["Outcome"]
     assert [entry["Deleted"] for entry in report["VoiceConnectors"]] == [

@@ -1,15 +1,11 @@
-import pytest
+"""Helpers for tests that run the real state machine in the sandbox (its fixtures: tests/conftest.py)."""
+
+from typing import Any
 
 from sandbox.session import Sandbox
 
 OLD = 120  # days before the run: older than the default MaxAgeDays of 90
 YOUNG = 10
-
-
-@pytest.fixture
-def sandbox():
-    with Sandbox(jitter="max") as session:
-        yield session
 
 
 class Fleet:
@@ -34,11 +30,20 @@ class Fleet:
         self.sandbox.chime_backend.calls.clear()
 
 
-@pytest.fixture
-def fleet(sandbox) -> Fleet:
-    return Fleet(sandbox)
-
-
 def connector(event: dict, voice_connector_id: str) -> dict:
+    """The one entry of an audit event or report for this voice connector."""
     (entry,) = [item for item in event["VoiceConnectors"] if item["VoiceConnectorId"] == voice_connector_id]
     return entry
+
+
+def new_connector(chime: Any, usernames: tuple[str, ...] | list[str] = ()) -> str:
+    """A voice connector made straight through a Chime SDK Voice client (no stack), with these usernames."""
+    connector_id = chime.create_voice_connector(Name="pbx", RequireEncryption=True)["VoiceConnector"][
+        "VoiceConnectorId"
+    ]
+    if usernames:
+        chime.put_voice_connector_termination_credentials(
+            VoiceConnectorId=connector_id,
+            Credentials=[{"Username": name, "Password": f"secret-{name}"} for name in usernames],
+        )
+    return connector_id

@@ -1,0 +1,23 @@
+"""The fake AWS environment every test that talks to moto (or starts a process that builds a client) runs
+in: the sandbox's own fake credentials and region, nothing read from the machine."""
+
+import os
+
+import pytest
+
+from sandbox.session import FAKE_ENVIRONMENT
+
+
+def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set the fake credentials and region for one test (monkeypatch puts the machine's back)."""
+    for name, value in FAKE_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+
+
+def offline_process_environment(**extra: str) -> dict[str, str]:
+    """The environment for a child process: this one's, less any AWS_ or POWERTOOLS_ setting, plus the fake
+    credentials and region (so that nothing in it can reach an account) and ``extra``."""
+    environment = {
+        name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "POWERTOOLS_"))
+    }
+    return environment | FAKE_ENVIRONMENT | extra
