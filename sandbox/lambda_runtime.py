@@ -120,15 +120,29 @@ class InvocationStdout(io.TextIOBase):
             self._local.invoking = False
 
 
-def _capture_stream_handlers(logs: FunctionLogs) -> None:
+def _capture_stream_handlers(logs: FunctionLogs, service: str | None = None) -> None:
     # Powertools binds its handler to sys.stdout when a handler module is imported; point every such
-    # handler (or one a previous sandbox captured) at this session's log store.
+    # handler (or one a previous sandbox captured) at this session's log store. The functions' own logger
+    # (named after their service) writes to the log store whatever stream it was first given: another
+    # Logger of that service, made earlier in the process (a unit test's, under pytest's capture), sets
+    # up the handler that the functions' Logger then reuses.
     for candidate in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
         for handler in getattr(candidate, "handlers", []):
             if isinstance(handler, logging.StreamHandler) and (
-                handler.stream is sys.stdout or isinstance(handler.stream, FunctionLogs)
+                handler.stream is sys.stdout
+                or isinstance(handler.stream, FunctionLogs)
+                or (service is not None and getattr(candidate, "name", None) == service)
             ):
-                handler.setStream(logs)
+                _point(handler, logs)
+
+
+def _point(handler: logging.StreamHandler, logs: FunctionLogs) -> None:
+    if getattr(handler.stream, "closed", False):
+        # setStream would flush the old stream first, and a closed one cannot be flushed.
+        with handler.lock or threading.RLock():
+            handler.stream = logs
+    else:
+        handler.setStream(logs)
 
 
 @dataclass(frozen=True)
@@ -179,7 +193,7 @@ def in_process_lambda(
         )
         event = json.loads(body) if body else {}
         handler = load_handler(function.handler)
-        _capture_stream_handlers(logs)
+        _capture_stream_handlers(logs, function.environment_vars.get("POWERTOOLS_SERVICE_NAME"))
         try:
             injected = lambda_fault(function.function_name)
             if injected is not None:
