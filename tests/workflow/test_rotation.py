@@ -129,15 +129,10 @@ FAULTS = {
             lambda s: s.aws_faults.crash_after("secrets-manager", "PutSecretValue"),
         ),
     ],
+    # Throttling and server faults beyond the retry budget on the put (SetSecret) and on
+    # UpdateSecretVersionStage (FinishSecret) are in tests/reliability/test_faults.py's matrix, with the
+    # same bursts and the same convergence checked.
     "SetSecret": [
-        (
-            "throttled beyond the retry budget",
-            lambda s: s.chime_backend.faults.script(PUT, ["ThrottledClientException"] * 7),
-        ),
-        (
-            "service faults beyond the retry budget",
-            lambda s: s.chime_backend.faults.script(PUT, ["ServiceFailureException"] * 4),
-        ),
         ("crash after the put took effect", lambda s: s.aws_faults.crash_after("chime-sdk-voice", PUT)),
     ],
     "TestSecret": [
@@ -149,12 +144,6 @@ FAULTS = {
         ),
     ],
     "FinishSecret": [
-        (
-            "Secrets Manager faults beyond the retry budget",
-            lambda s: s.aws_faults.script(
-                "secrets-manager", "UpdateSecretVersionStage", ["InternalServiceError"] * 4
-            ),
-        ),
         (
             "crash after AWSCURRENT moved",
             lambda s: s.aws_faults.crash_after("secrets-manager", "UpdateSecretVersionStage"),
