@@ -3,14 +3,13 @@ adapter over moto's DynamoDB: the same scenarios, so the fake the task tests sta
 Every conditional write is tried where it wins and where it loses; the best-effort writes are tried where
 the store fails."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
-from moto import mock_aws
 
 from credential_rotation.adapters.ledger import CredentialLedger
 from credential_rotation.domain.ledger_records import (
@@ -142,32 +141,22 @@ def fail_update_item(client: Any, skip: int = 0, error: Callable[[], Exception] 
 
 
 @pytest.fixture
-def dynamodb(monkeypatch) -> Iterator[Any]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name=REGION)
-        # As template.yaml creates the ledger table.
-        client.create_table(
-            TableName=TABLE,
-            AttributeDefinitions=[
-                {"AttributeName": "VoiceConnectorId", "AttributeType": "S"},
-                {"AttributeName": "Username", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "VoiceConnectorId", "KeyType": "HASH"},
-                {"AttributeName": "Username", "KeyType": "RANGE"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        yield client
+def dynamodb(mocked_aws: None) -> Any:
+    client = boto3.client("dynamodb", region_name=REGION)
+    # As template.yaml creates the ledger table.
+    client.create_table(
+        TableName=TABLE,
+        AttributeDefinitions=[
+            {"AttributeName": "VoiceConnectorId", "AttributeType": "S"},
+            {"AttributeName": "Username", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "VoiceConnectorId", "KeyType": "HASH"},
+            {"AttributeName": "Username", "KeyType": "RANGE"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return client
 
 
 @pytest.fixture(params=["in-memory", "dynamodb"])
