@@ -62,7 +62,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/mypy tests/support
+	$(BIN)/mypy tests/support/fakes.py
 	PYTHONPATH=functions $(BIN)/lint-imports
 
 validate: setup
