@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, Self
 
+from credential_rotation.domain.call_records import CallRecord
+from credential_rotation.domain.evidence import ConnectorCalls, IndexState
 from credential_rotation.domain.ledger_records import LedgerRecord, LedgerView
 from credential_rotation.domain.models import RecordRef, ReportLocation
 from credential_rotation.domain.secret_versions import SecretState, StoredCredential
@@ -23,6 +25,10 @@ class VoiceConnectors(Protocol):
     def usernames(self, voice_connector_id: str) -> tuple[str, ...]: ...
 
     def put(self, voice_connector_id: str, username: str, password: str) -> None: ...
+
+    def call_record_bucket(self) -> str | None:
+        """The bucket the account's call detail records go to (GetGlobalSettings), None when not set."""
+        ...
 
     def delete(
         self, voice_connector_id: str, usernames: Sequence[str], on_refused: Callable[[], object]
@@ -131,3 +137,51 @@ class AuditPublisher(Protocol):
     """Where the run's audit event goes (SNS); answers the message id."""
 
     def publish(self, event: dict[str, Any]) -> str: ...
+
+
+class CallRecordStore(Protocol):
+    """The account's call detail record bucket (S3), read only."""
+
+    def read(self, bucket: str, key: str) -> bytes: ...
+
+    def keys(self, bucket: str, prefix: str, start_after: str | None) -> tuple[list[str], str | None]:
+        """One page of keys under ``prefix`` after ``start_after``, and where the next page starts (None:
+        this was the last)."""
+        ...
+
+
+class UsageIndex(Protocol):
+    """What the call detail records say of each connector's usernames (in the ledger's table)."""
+
+    def count(self, call: CallRecord, indexed_at: datetime) -> bool:
+        """Count the call once: False when its transaction was counted before (a duplicate delivery)."""
+        ...
+
+    def advance(self, calls: Sequence[CallRecord], indexed_at: datetime) -> None:
+        """Move each username's LastUsedAt, each connector's newest call and the watermark forward to the
+        newest of ``calls`` (never back: records arrive in any order)."""
+        ...
+
+    def calls(self, voice_connector_id: str) -> ConnectorCalls:
+        """A connector's indexed calls; MalformedIndexRow when a row cannot be read."""
+        ...
+
+    def state(self) -> IndexState | None:
+        """The watermark and the backfill's progress (failed_records is the dead-letter queue's, not here)."""
+        ...
+
+    def begin_backfill(self, days: Iterable[str], covers_since: datetime) -> None: ...
+
+    def finish_backfill_day(self, day: str) -> None: ...
+
+
+class IndexingQueue(Protocol):
+    """The queue the indexer reads, and the dead-letter queue behind it."""
+
+    def send_backfill(self, bucket: str, prefixes: Sequence[tuple[str, str | None]]) -> None:
+        """Ask the indexer to index the objects under each (prefix, start after)."""
+        ...
+
+    def failed_records(self) -> int:
+        """Messages in the dead-letter queue: records that failed to index for good."""
+        ...

@@ -24,12 +24,15 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from credential_rotation.adapters.run_lock import LEASE, LONGEST_TASK
+from credential_rotation.domain.call_records import CallRecord
 from credential_rotation.domain.errors import (
     DeletionOutcomeUnknown,
+    MalformedIndexRow,
     RunInProgress,
     RunRecordMismatch,
     UntrustedSuccessor,
 )
+from credential_rotation.domain.evidence import ConnectorCalls, IndexState, Usage
 from credential_rotation.domain.ledger_records import (
     DELETED,
     GONE,
@@ -54,10 +57,13 @@ from credential_rotation.ports import RunRecord
 if TYPE_CHECKING:
     from credential_rotation.ports import (
         AuditPublisher,
+        CallRecordStore,
         ConnectorSecrets,
+        IndexingQueue,
         Ledger,
         RunLock,
         RunRecords,
+        UsageIndex,
         VoiceConnectors,
     )
 
@@ -503,6 +509,8 @@ class FakeVoiceConnectors:
         self.put_calls: list[tuple[str, str]] = []  # (connector, username): never the password
         self._delete_faults: list[_DeleteFault] = []
         self._before_delete: list[Callable[[str, tuple[str, ...]], object]] = []
+        # GetGlobalSettings' VoiceConnector.CdrBucket.
+        self.cdr_bucket: str | None = None
         for vc_id, usernames in (connectors or {}).items():
             self.add_connector(vc_id, usernames)
 
@@ -552,6 +560,9 @@ class FakeVoiceConnectors:
 
     def voice_connector_ids(self) -> Iterator[str]:
         return iter(self.faults.call("voice_connector_ids", lambda: list(self.connectors)))
+
+    def call_record_bucket(self) -> str | None:
+        return self.faults.call("call_record_bucket", lambda: self.cdr_bucket)
 
     def usernames(self, voice_connector_id: str) -> tuple[str, ...]:
         return self.faults.call("usernames", lambda: tuple(self._connector(voice_connector_id)))
@@ -908,6 +919,169 @@ class FakeAuditPublisher:
         return self.faults.call("publish", publish)
 
 
+class FakeCallRecordBucket:
+    """The CDR bucket (adapters/call_record_store.py over S3): objects by (bucket, key), listed in key order
+    ``page_size`` at a time. ``fail_next("read"|"keys", error)`` fails a call."""
+
+    def __init__(self, page_size: int = 1_000) -> None:
+        self.objects: dict[tuple[str, str], bytes] = {}
+        self.page_size = page_size
+        self.faults = Faults()
+        self.reads: list[tuple[str, str]] = []
+
+    def fail_next(self, method: str, error: BaseException, *, after: bool = False, skip: int = 0) -> None:
+        self.faults.fail_next(method, error, after=after, skip=skip)
+
+    def write(self, bucket: str, key: str, body: bytes) -> None:
+        self.objects[(bucket, key)] = body
+
+    def read(self, bucket: str, key: str) -> bytes:
+        def read() -> bytes:
+            self.reads.append((bucket, key))
+            if (bucket, key) not in self.objects:
+                raise fault("NoSuchKey")
+            return self.objects[(bucket, key)]
+
+        return self.faults.call("read", read)
+
+    def keys(self, bucket: str, prefix: str, start_after: str | None) -> tuple[list[str], str | None]:
+        def keys() -> tuple[list[str], str | None]:
+            matching = sorted(
+                key
+                for stored_bucket, key in self.objects
+                if stored_bucket == bucket
+                and key.startswith(prefix)
+                and (start_after is None or key > start_after)
+            )
+            page = matching[: self.page_size]
+            return page, page[-1] if len(matching) > self.page_size else None
+
+        return self.faults.call("keys", keys)
+
+
+class InMemoryUsageIndex:
+    """The call-record index (adapters/usage_index.py over DynamoDB): counts once per transaction id, dates
+    that only move forward, the watermark and the backfill's pending days. ``fail_next("count"|"advance"|
+    "calls"|"state", error, after=...)`` fails a call; ``unreadable`` makes ``calls`` of a connector raise
+    MalformedIndexRow, as a row the adapter cannot parse does."""
+
+    def __init__(self) -> None:
+        self.seen: set[tuple[str, str]] = set()
+        self.usage: dict[tuple[str, str], Usage] = {}
+        self.unauthenticated: dict[str, int] = {}
+        self.newest_by_connector: dict[str, datetime] = {}
+        self.watermark: IndexState | None = None
+        self.pending: set[str] = set()
+        self.unreadable: set[str] = set()
+        self.faults = Faults()
+
+    def fail_next(self, method: str, error: BaseException, *, after: bool = False, skip: int = 0) -> None:
+        self.faults.fail_next(method, error, after=after, skip=skip)
+
+    def count(self, call: CallRecord, indexed_at: datetime) -> bool:
+        def count() -> bool:
+            if (call.voice_connector_id, call.transaction_id) in self.seen:
+                return False
+            self.seen.add((call.voice_connector_id, call.transaction_id))
+            if call.sip_auth_user is None:
+                self.unauthenticated[call.voice_connector_id] = (
+                    self.unauthenticated.get(call.voice_connector_id, 0) + 1
+                )
+                return True
+            key = (call.voice_connector_id, call.sip_auth_user)
+            # The count, and a first LastUsedAt for a username never seen (``advance`` moves it forward).
+            previous = self.usage.get(key)
+            self.usage[key] = Usage(
+                last_used_at=previous.last_used_at if previous else call.started_at,
+                calls=(previous.calls if previous else 0) + 1,
+            )
+            return True
+
+        return self.faults.call("count", count)
+
+    def advance(self, calls: Sequence[CallRecord], indexed_at: datetime) -> None:
+        def advance() -> None:
+            if not calls:
+                return
+            for call in calls:
+                vc_id = call.voice_connector_id
+                if call.sip_auth_user is not None:
+                    key = (vc_id, call.sip_auth_user)
+                    usage = self.usage.get(key, Usage(call.started_at, 0))
+                    self.usage[key] = Usage(max(usage.last_used_at, call.started_at), usage.calls)
+                self.newest_by_connector[vc_id] = max(
+                    call.started_at, self.newest_by_connector.get(vc_id, call.started_at)
+                )
+            newest = max(call.started_at for call in calls)
+            oldest = min(call.started_at for call in calls)
+            state = self.watermark or IndexState(None, None, None)
+            self.watermark = replace(
+                state,
+                newest_call_at=max(newest, state.newest_call_at) if state.newest_call_at else newest,
+                indexed_at=indexed_at,
+                covers_since=state.covers_since or oldest,
+            )
+
+        self.faults.call("advance", advance)
+
+    def calls(self, voice_connector_id: str) -> ConnectorCalls:
+        def calls() -> ConnectorCalls:
+            if voice_connector_id in self.unreadable:
+                raise MalformedIndexRow("a call-index row's LastUsedAt is not an ISO 8601 date and time")
+            return ConnectorCalls(
+                by_username={
+                    username: usage
+                    for (vc_id, username), usage in self.usage.items()
+                    if vc_id == voice_connector_id
+                },
+                unauthenticated=self.unauthenticated.get(voice_connector_id, 0),
+            )
+
+        return self.faults.call("calls", calls)
+
+    def state(self) -> IndexState | None:
+        def state() -> IndexState | None:
+            if self.watermark is None and not self.pending:
+                return None
+            return replace(self.watermark or IndexState(None, None, None), backfill_pending=len(self.pending))
+
+        return self.faults.call("state", state)
+
+    def begin_backfill(self, days: Iterable[str], covers_since: datetime) -> None:
+        def begin() -> None:
+            self.pending.update(days)
+            state = self.watermark or IndexState(None, None, None)
+            if state.covers_since is None or state.covers_since > covers_since:
+                state = replace(state, covers_since=covers_since)
+            self.watermark = state
+
+        self.faults.call("begin_backfill", begin)
+
+    def finish_backfill_day(self, day: str) -> None:
+        self.faults.call("finish_backfill_day", lambda: self.pending.discard(day))
+
+
+class FakeIndexingQueue:
+    """The indexing queue and its dead-letter queue (adapters/indexing_queue.py over SQS)."""
+
+    def __init__(self) -> None:
+        self.backfill: list[tuple[str, str, str | None]] = []
+        self.dead_letters = 0
+        self.faults = Faults()
+
+    def fail_next(self, method: str, error: BaseException, *, after: bool = False, skip: int = 0) -> None:
+        self.faults.fail_next(method, error, after=after, skip=skip)
+
+    def send_backfill(self, bucket: str, prefixes: Sequence[tuple[str, str | None]]) -> None:
+        self.faults.call(
+            "send_backfill",
+            lambda: self.backfill.extend((bucket, prefix, after) for prefix, after in prefixes),
+        )
+
+    def failed_records(self) -> int:
+        return self.faults.call("failed_records", lambda: self.dead_letters)
+
+
 if TYPE_CHECKING:
     # mypy holds each fake to its port.
     _ledger: Ledger = InMemoryLedger()
@@ -916,3 +1090,6 @@ if TYPE_CHECKING:
     _records: RunRecords = FakeRunRecords()
     _lock: RunLock = FakeRunLock()
     _audit: AuditPublisher = FakeAuditPublisher()
+    _calls: CallRecordStore = FakeCallRecordBucket()
+    _index: UsageIndex = InMemoryUsageIndex()
+    _queue: IndexingQueue = FakeIndexingQueue()

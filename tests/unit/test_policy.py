@@ -41,6 +41,8 @@ def test_reasons_have_the_wire_values_the_audit_records() -> None:
         "kept-for-min-keep",
         "tied",
         "in-grace",
+        "in-use",
+        "evidence-stale",
         "stale",
         "unmanaged",
     ]

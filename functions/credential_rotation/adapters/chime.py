@@ -35,6 +35,11 @@ class VoiceConnectorCredentials:
                 return
             request["NextToken"] = page["NextToken"]
 
+    def call_record_bucket(self) -> str | None:
+        """GetGlobalSettings' VoiceConnector.CdrBucket: where Chime writes the account's call records."""
+        settings = self._client.get_global_settings().get("VoiceConnector") or {}
+        return settings.get("CdrBucket") or None
+
     def usernames(self, voice_connector_id: str) -> tuple[str, ...]:
         response = self._client.list_voice_connector_termination_credentials(
             VoiceConnectorId=voice_connector_id

@@ -67,3 +67,16 @@ class RunRecordMismatch(RotationError):
 class DeletionOutcomeUnknown(RotationError):
     """The delete call's answer was lost (a connection closed or timed out): the service may have deleted.
     The marks stay and the step is retried; the retry re-lists and reports what is gone."""
+
+
+# Raised while indexing call detail records: the record is retried, and in the end dead-lettered, so the
+# index reports itself stale and deletions that depend on its evidence are held.
+
+
+class MalformedCallRecord(RotationError):
+    """A call detail record that is not what Chime documents: it cannot be counted as evidence."""
+
+
+class MalformedIndexRow(RotationError):
+    """A row of the call-record index that is not what the indexer writes: the connector's evidence is
+    stale until a person repairs or removes it."""

@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from pydantic.alias_generators import to_pascal
 
 from credential_rotation.domain.errors import MalformedTaskInput
+from credential_rotation.domain.evidence import EvidenceState
 from credential_rotation.domain.policy import PolicySettings, Reason
 from credential_rotation.domain.rotation_due import RotationReason
 from credential_rotation.domain.unmanaged import Unmanageable
@@ -62,6 +63,10 @@ class Policy(WireModel):
     rotate: bool
     rotate_after_days: int
     username_prefix: str
+    # Call-record evidence (0: off), and what the evidence may do.
+    quiet_days: int = 0
+    retire_when_switched: bool = False
+    evidence_max_lag_hours: int = 24
 
     def settings(self) -> PolicySettings:
         return PolicySettings(
@@ -69,6 +74,8 @@ class Policy(WireModel):
             min_keep=self.min_keep,
             protected_patterns=self.protected_usernames,
             grace_days=self.grace_days,
+            quiet_days=self.quiet_days,
+            retire_when_switched=self.retire_when_switched,
         )
 
 
@@ -132,6 +139,24 @@ class LedgerRowProblem(WireModel):
     problem: str
 
 
+class EvidenceEntry(WireModel):
+    """What the call records said of a connector when it was judged (in the plan and the report)."""
+
+    state: EvidenceState
+    why: str | None = None
+    # FRESH only: from when on every call is indexed.
+    since: AwareDatetime | None = None
+    # Per username listed and seen in a call: the last call's start and the calls counted.
+    last_used: dict[str, AwareDatetime] = {}
+    calls: dict[str, int] = {}
+    # FRESH only: usernames listed and never seen in a call since ``since``.
+    unused: tuple[str, ...] = ()
+    # Retired before MaxAgeDays: quiet while a younger username authenticates calls.
+    switched: tuple[str, ...] = ()
+    # Calls admitted without a SipAuthUser (an allowed-host list).
+    unauthenticated_calls: int = 0
+
+
 class PlanRecord(WireModel):
     """A connector's plan as stored in the audit bucket: every username's reason, and what is stale."""
 
@@ -144,6 +169,7 @@ class PlanRecord(WireModel):
     unmanaged: tuple[UnmanagedCredential, ...]
     ledger_problems: tuple[LedgerRowProblem, ...]
     rotation: RotationEntry
+    evidence: EvidenceEntry | None = None
 
 
 class PlanSummary(WireModel):

@@ -27,6 +27,19 @@ Rules of ``judge``:
   IN_GRACE. A username first seen after ``now`` has existed for zero days.
 - ``now`` and every first-seen date must be timezone-aware.
 
+With call-record evidence (``evidence``, see evidence.py; ``quiet_days`` above 0):
+
+- FRESH evidence: a username that authenticated a call within ``quiet_days`` of ``now`` is IN_USE, after
+  CURRENT, NEW and PROTECTED and before everything else: never deleted, whatever its age, grace or MinKeep.
+  With ``retire_when_switched``, a username still YOUNG is a candidate all the same when it has been quiet
+  for ``quiet_days`` (its last call, or the start of the evidence when it has none, is older) and a
+  username ranked younger has authenticated calls: the phone system switched to its successor. Such a
+  candidate needs no grace (the successor's calls prove it reached the phone system), and MinKeep and
+  ties hold as for any other; it is marked ``switched``.
+- STALE evidence: what would be STALE is EVIDENCE_STALE instead, and kept: whether it is still in use
+  cannot be told.
+- Evidence of no use (NO_AUTH_USER) or no evidence (OFF): the rules above, unchanged.
+
 ``confirm_deletions`` repeats the judgement on a fresh listing just before deleting, so a username added,
 removed, protected or renewed since planning can only reduce what is deleted.
 
@@ -39,6 +52,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from fnmatch import fnmatchcase
 
+from credential_rotation.domain.evidence import OFF, Evidence, EvidenceState
+
 _ONE_DAY = timedelta(days=1)
 
 
@@ -50,6 +65,10 @@ class Reason(StrEnum):
     KEPT_FOR_MIN_KEEP = "kept-for-min-keep"
     TIED = "tied"
     IN_GRACE = "in-grace"
+    # Evidence: authenticated a call within QuietDays.
+    IN_USE = "in-use"
+    # Would be stale, but the call-record index is not current enough to say it is unused.
+    EVIDENCE_STALE = "evidence-stale"
     STALE = "stale"
     # Not a verdict of ``judge``: the ledger cannot key the username (see unmanaged.py), so it is kept.
     UNMANAGED = "unmanaged"
@@ -61,6 +80,9 @@ class PolicySettings:
     min_keep: int
     protected_patterns: tuple[str, ...] = ()
     grace_days: int = 0
+    # 0: no call-record evidence. Otherwise the days without a call that make a username quiet.
+    quiet_days: int = 0
+    retire_when_switched: bool = False
 
     def __post_init__(self) -> None:
         if self.max_age_days < 1:
@@ -69,6 +91,8 @@ class PolicySettings:
             raise ValueError(f"min_keep must be at least 1, got {self.min_keep}")
         if self.grace_days < 0:
             raise ValueError(f"grace_days must not be negative, got {self.grace_days}")
+        if self.quiet_days < 0:
+            raise ValueError(f"quiet_days must not be negative, got {self.quiet_days}")
 
     @property
     def grace(self) -> timedelta:
@@ -81,6 +105,8 @@ class Verdict:
     reason: Reason
     first_seen: datetime
     age_days: int
+    # Retired before MaxAgeDays: quiet while its successor authenticates calls.
+    switched: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,6 +116,10 @@ class Plan:
     @property
     def stale(self) -> tuple[str, ...]:
         return tuple(verdict.username for verdict in self.verdicts if verdict.reason is Reason.STALE)
+
+    @property
+    def switched(self) -> tuple[str, ...]:
+        return tuple(verdict.username for verdict in self.verdicts if verdict.switched)
 
     @property
     def kept(self) -> tuple[str, ...]:
@@ -136,33 +166,49 @@ def judge(
     now: datetime,
     settings: PolicySettings,
     current: str | None = None,
+    evidence: Evidence = OFF,
 ) -> Plan:
     """Judge one connector; ``current`` is the username its secret's AWSCURRENT names, if any."""
     _require_aware(now, "now")
     for seen in first_seen.values():
         _require_aware(seen, "first_seen")
+    if settings.quiet_days == 0:
+        evidence = OFF
 
     # Keyed by username, so a username listed twice counts once.
     dated = {username: first_seen.get(username, now) for username in usernames}
     tiers = youngest_first(dated, current)
     kept, tied = _kept_youngest(tiers, settings.min_keep)
-    # For each username, how long the longest-standing username ranked younger than it has existed.
+    # For each username, how long the longest-standing username ranked younger than it has existed, and
+    # whether one ranked younger has authenticated calls.
     settled_younger: dict[str, timedelta] = {}
-    longest = timedelta(-1)
+    younger_used: dict[str, bool] = {}
+    longest, used = timedelta(-1), False
     for tier in tiers:
         for username in tier:
             settled_younger[username] = longest
+            younger_used[username] = used
         longest = max([longest, *(_existed(dated[username], now) for username in tier)])
+        used = used or any(evidence.last_used(username) is not None for username in tier)
     verdicts = []
     for username in sorted(dated):
-        reason = _exemption(username, dated[username], now, settings, current)
+        switched = False
+        reason = _exemption(username, dated[username], now, settings, current, evidence)
+        if (
+            reason is Reason.YOUNG
+            and younger_used[username]
+            and _switched_from(username, now, settings, evidence)
+        ):
+            reason, switched = None, True
         if reason is None and username in kept:
             reason = Reason.KEPT_FOR_MIN_KEEP
         elif reason is None and username in tied:
             reason = Reason.TIED
         elif reason is None:
-            successor_settled = settled_younger[username] >= settings.grace
+            successor_settled = switched or settled_younger[username] >= settings.grace
             reason = Reason.STALE if successor_settled else Reason.IN_GRACE
+        if reason is Reason.STALE and evidence.state is EvidenceState.STALE:
+            reason = Reason.EVIDENCE_STALE
         verdicts.append(
             Verdict(
                 username=username,
@@ -170,6 +216,7 @@ def judge(
                 first_seen=dated[username].astimezone(UTC),
                 # A date after ``now`` was recorded by a later run: the username is new, not negatively old.
                 age_days=max(0, (now - dated[username]) // _ONE_DAY),
+                switched=switched and reason is Reason.STALE,
             )
         )
     return Plan(verdicts=tuple(verdicts))
@@ -182,18 +229,25 @@ def confirm_deletions(
     now: datetime,
     settings: PolicySettings,
     current: str | None = None,
+    evidence: Evidence = OFF,
 ) -> tuple[str, ...]:
     """The planned usernames that are still listed and still stale when judged on the fresh listing.
 
     Judging the whole fresh listing counts usernames added since planning toward MinKeep, so what is
-    returned can be deleted without leaving fewer than ``min(min_keep, len(fresh))``.
+    returned can be deleted without leaving fewer than ``min(min_keep, len(fresh))``; judging it on fresh
+    evidence keeps a username that authenticated a call since planning.
     """
-    still_stale = set(judge(fresh_usernames, first_seen, now, settings, current).stale)
+    still_stale = set(judge(fresh_usernames, first_seen, now, settings, current, evidence).stale)
     return tuple(sorted(still_stale.intersection(planned_stale)))
 
 
 def _exemption(
-    username: str, seen: datetime, now: datetime, settings: PolicySettings, current: str | None
+    username: str,
+    seen: datetime,
+    now: datetime,
+    settings: PolicySettings,
+    current: str | None,
+    evidence: Evidence,
 ) -> Reason | None:
     """Why a username is kept whatever MinKeep says, or None when it is a candidate for deletion."""
     if username == current:
@@ -202,9 +256,28 @@ def _exemption(
         return Reason.NEW
     if is_protected(username, settings.protected_patterns):
         return Reason.PROTECTED
+    if _in_use(username, now, settings, evidence):
+        return Reason.IN_USE
     if now - seen <= timedelta(days=settings.max_age_days):
         return Reason.YOUNG
     return None
+
+
+def _in_use(username: str, now: datetime, settings: PolicySettings, evidence: Evidence) -> bool:
+    last_used = evidence.last_used(username)
+    # A call dated after ``now`` (indexed since the run began) is as recent as can be.
+    return (
+        evidence.decisive and last_used is not None and now - last_used <= timedelta(days=settings.quiet_days)
+    )
+
+
+def _switched_from(username: str, now: datetime, settings: PolicySettings, evidence: Evidence) -> bool:
+    """Whether the username has been quiet for QuietDays on decisive evidence, under RetireWhenSwitched.
+    A username with no call at all is quiet only once the evidence has covered QuietDays."""
+    if not (settings.retire_when_switched and evidence.decisive and evidence.since is not None):
+        return False
+    quiet_from = evidence.last_used(username) or evidence.since
+    return now - quiet_from > timedelta(days=settings.quiet_days)
 
 
 def _existed(seen: datetime, now: datetime) -> timedelta:

@@ -42,3 +42,11 @@ class Settings(BaseModel):
     secret_name_prefix: str = Field(alias="SECRET_NAME_PREFIX", min_length=1)
     # Empty: Secrets Manager's AWS managed key (aws/secretsmanager).
     secrets_kms_key_id: str = Field(alias="SECRETS_KMS_KEY_ID", default="")
+    # Call-record evidence. The CDR bucket: empty means GetGlobalSettings' VoiceConnector.CdrBucket.
+    call_records_bucket: str = Field(alias="CALL_RECORDS_BUCKET", default="")
+    indexing_queue_url: str = Field(alias="INDEXING_QUEUE_URL", default="")
+    indexing_dead_letter_queue_url: str = Field(alias="INDEXING_DEAD_LETTER_QUEUE_URL", default="")
+    default_quiet_days: int = Field(alias="DEFAULT_QUIET_DAYS", default=0, ge=0)
+    default_retire_when_switched: bool = Field(alias="DEFAULT_RETIRE_WHEN_SWITCHED", default=True)
+    evidence_max_lag_hours: int = Field(alias="EVIDENCE_MAX_LAG_HOURS", default=24, ge=1)
+    default_look_back_days: int = Field(alias="DEFAULT_LOOK_BACK_DAYS", default=30, ge=1)

@@ -26,6 +26,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         wiring.connector_secrets(),
         wiring.run_records(),
         started_at=datetime.now(UTC),
+        evidence_reader=wiring.evidence_reader(),
     )
     fingerprints = wiring.fingerprints()
     logger.info(

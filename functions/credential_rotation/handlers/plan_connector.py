@@ -26,6 +26,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         wiring.connector_secrets(),
         wiring.run_records(),
         fingerprints,
+        wiring.evidence_reader(),
     )
     logger.info(
         "Connector planned",
@@ -36,6 +37,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "ledger_problems": [
                 problem.problem for problem in plan.ledger_problems[:MAX_LOGGED_FINGERPRINTS]
             ],
+            "evidence": plan.evidence.state.value if plan.evidence else "off",
             "plan": summary.record.key,
         },
     )

@@ -8,13 +8,17 @@ import boto3
 from botocore.config import Config
 
 from credential_rotation.adapters.audit_topic import AuditTopic
+from credential_rotation.adapters.call_record_store import CallRecordBucket
 from credential_rotation.adapters.chime import VoiceConnectorCredentials
+from credential_rotation.adapters.indexing_queue import IndexingQueue
 from credential_rotation.adapters.ledger import CredentialLedger
 from credential_rotation.adapters.run_lock import RunLock
 from credential_rotation.adapters.run_records import RunRecords
 from credential_rotation.adapters.secret_store import ConnectorSecrets
+from credential_rotation.adapters.usage_index import UsageIndex
 from credential_rotation.domain.redaction import Fingerprints
 from credential_rotation.runtime.config import get_settings
+from credential_rotation.tasks.evidence_reading import EvidenceReader
 
 # One attempt per call: Step Functions owns the retry policy, so every retry shows in the execution
 # history. (botocore's default "standard" mode would silently retry 5xx, and it never retries Chime's 429.)
@@ -73,6 +77,34 @@ def audit_topic() -> AuditTopic:
 
 
 @cache
+def usage_index() -> UsageIndex:
+    return UsageIndex(client("dynamodb", AWS_CLIENT_CONFIG), get_settings().ledger_table_name)
+
+
+@cache
+def call_record_bucket() -> CallRecordBucket:
+    return CallRecordBucket(client("s3", AWS_CLIENT_CONFIG))
+
+
+@cache
+def indexing_queue() -> IndexingQueue:
+    settings = get_settings()
+    return IndexingQueue(
+        client("sqs", AWS_CLIENT_CONFIG), settings.indexing_queue_url, settings.indexing_dead_letter_queue_url
+    )
+
+
+def evidence_reader() -> EvidenceReader:
+    return EvidenceReader(usage_index(), indexing_queue())
+
+
+@cache
+def cdr_bucket() -> str | None:
+    """The stack's CallRecordsBucket, else the account's CDR bucket as Chime reports it (read once)."""
+    return get_settings().call_records_bucket or voice_connectors().call_record_bucket()
+
+
+@cache
 def fingerprints() -> Fingerprints:
     """Keyed with the stack's fingerprint key, read once per container and never logged."""
     secret = client("secretsmanager", AWS_CLIENT_CONFIG).get_secret_value(
@@ -91,6 +123,10 @@ def reset() -> None:
         run_records,
         audit_topic,
         fingerprints,
+        usage_index,
+        call_record_bucket,
+        indexing_queue,
+        cdr_bucket,
         get_settings,
     ):
         factory.cache_clear()

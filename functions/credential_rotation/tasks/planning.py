@@ -13,9 +13,11 @@ from typing import Any
 
 from credential_rotation.domain.current_credential import current_username
 from credential_rotation.domain.errors import AuditLimitExceeded, DeletionLimitExceeded
+from credential_rotation.domain.evidence import OFF, Evidence, EvidenceState
 from credential_rotation.domain.models import (
     ConnectorTask,
     DeletionLimitRequest,
+    EvidenceEntry,
     LedgerRowProblem,
     PlanRecord,
     PlanSummary,
@@ -29,6 +31,7 @@ from credential_rotation.domain.rotation_due import decide
 from credential_rotation.domain.unmanaged import sort_listing
 from credential_rotation.ports import ConnectorSecrets, Ledger, RunRecords, VoiceConnectors
 from credential_rotation.tasks.audit import MAX_MESSAGE_BYTES, largest_event_bytes
+from credential_rotation.tasks.evidence_reading import EvidenceReader
 from credential_rotation.tasks.observation import observe
 
 
@@ -39,6 +42,7 @@ def plan_connector(
     secrets: ConnectorSecrets,
     records: RunRecords,
     fingerprints: Fingerprints,
+    evidence_reader: EvidenceReader | None = None,
 ) -> tuple[PlanSummary, PlanRecord]:
     """The plan, as the state machine carries it (counts and the record's digest) and as stored."""
     vc_id = task.voice_connector_id
@@ -47,12 +51,14 @@ def plan_connector(
     observed = observe(ledger, vc_id, listing.managed, task.now)
     secret = secrets.state(vc_id)
     current = current_username(secret, observed.view, listing.managed)
+    evidence = evidence_reader.read(vc_id, task.policy, task.now) if evidence_reader else OFF
     plan = judge(
         usernames=listing.managed,
         first_seen=observed.first_seen,
         now=task.now,
         settings=task.policy.settings(),
         current=current,
+        evidence=evidence,
     )
     rotation = decide(
         {username: observed.first_seen.get(username, task.now) for username in listing.managed},
@@ -79,6 +85,7 @@ def plan_connector(
             for problem in observed.view.problems
         ),
         rotation=RotationEntry(due=rotation.due, reason=rotation.reason),
+        evidence=evidence_entry(evidence, listing.managed, plan.switched),
     )
     counts = Counter(verdict.reason for verdict in plan.verdicts)
     counts.update({Reason.UNMANAGED: len(listing.unmanaged)} if listing.unmanaged else {})
@@ -92,6 +99,26 @@ def plan_connector(
         rotation=record.rotation,
     )
     return summary, record
+
+
+def evidence_entry(
+    evidence: Evidence, listed: Iterable[str], switched: Iterable[str]
+) -> EvidenceEntry | None:
+    """What the plan records of the evidence: None when the run asked for none."""
+    if evidence.state is EvidenceState.OFF:
+        return None
+    listed = tuple(listed)
+    seen = {username: usage for username, usage in evidence.calls.by_username.items() if username in listed}
+    return EvidenceEntry(
+        state=evidence.state,
+        why=evidence.why,
+        since=evidence.since,
+        last_used={username: usage.last_used_at for username, usage in seen.items()},
+        calls={username: usage.calls for username, usage in seen.items()},
+        unused=tuple(sorted(set(listed) - set(seen))) if evidence.decisive else (),
+        switched=tuple(sorted(switched)),
+        unauthenticated_calls=evidence.calls.unauthenticated,
+    )
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,14 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from credential_rotation.domain.current_credential import current_username
+from credential_rotation.domain.evidence import OFF
 from credential_rotation.domain.ledger_records import DELETED, PRESENT, LedgerView
 from credential_rotation.domain.models import DeletionRequest, DeletionSummary, OutcomeRecord, PlanRecord
 from credential_rotation.domain.policy import confirm_deletions
 from credential_rotation.domain.record_keys import outcome_key
 from credential_rotation.domain.unmanaged import sort_listing
 from credential_rotation.ports import ConnectorSecrets, Ledger, RunRecords, VoiceConnectors
+from credential_rotation.tasks.evidence_reading import EvidenceReader
 
 # Usernames per delete call. The API takes a list and documents no limit; a bounded call keeps a request
 # small whatever the plan holds, and each batch is marked just before its own call.
@@ -42,6 +44,7 @@ def retire_stale(
     secrets: ConnectorSecrets,
     records: RunRecords,
     started_at: datetime,
+    evidence_reader: EvidenceReader | None = None,
 ) -> tuple[DeletionSummary, OutcomeRecord]:
     """What was deleted, as the state machine carries it (counts and the record's digest) and as the
     record holds it. ``started_at`` is when this attempt of the step started, by the function's clock: the
@@ -52,6 +55,9 @@ def retire_stale(
     fresh = sort_listing(chime.usernames(vc_id)).managed
     view = ledger.read(vc_id)
     current = current_username(secrets.state(vc_id), view, fresh)
+    # Evidence read afresh too: a call since planning keeps its username. Judged at the run's clock, so a
+    # call indexed since the run began counts as recent, never as old.
+    evidence = evidence_reader.read(vc_id, request.policy, request.now) if evidence_reader else OFF
     confirmed = confirm_deletions(
         planned_stale=planned,
         fresh_usernames=fresh,
@@ -59,6 +65,7 @@ def retire_stale(
         now=request.now,
         settings=request.policy.settings(),
         current=current,
+        evidence=evidence,
     )
     deleted = _deleted_by_earlier_attempt(view, planned, set(fresh), request.execution_arn)
     for batch in _batches(confirmed):

@@ -33,6 +33,8 @@ MAX_AGE_DAYS_LIMIT = 36_500
 MIN_KEEP_LIMIT = 100
 MAX_DELETIONS_LIMIT = 10_000
 MAX_PROTECTED_PATTERNS = 100
+# Evidence is the index's, which remembers no further back than it has run (or backfilled).
+MAX_QUIET_DAYS = 365
 # Fields of the stack that no execution may set, and why.
 STACK_ONLY = {
     "SecretNamePrefix": (
@@ -103,6 +105,8 @@ class RunInput(BaseModel):
     Rotate: bool | None = None
     RotateAfterDays: Annotated[int, Field(ge=1, le=MAX_AGE_DAYS_LIMIT)] | None = None
     UsernamePrefix: Annotated[str, StringConstraints(pattern=f"^{USERNAME_PREFIX.pattern}$")] | None = None
+    QuietDays: Annotated[int, Field(ge=0, le=MAX_QUIET_DAYS)] | None = None
+    RetireWhenSwitched: bool | None = None
     Trigger: TriggerName | None = None
     Comment: Annotated[Any, AfterValidator(_short)] = None
 
@@ -179,6 +183,8 @@ def stack_defaults(settings: Settings) -> RunInput:
                 "Rotate": settings.default_rotate,
                 "RotateAfterDays": settings.default_rotate_after_days,
                 "UsernamePrefix": settings.default_username_prefix,
+                "QuietDays": settings.default_quiet_days,
+                "RetireWhenSwitched": settings.default_retire_when_switched,
             }
         )
     except ValidationError as error:
@@ -221,6 +227,9 @@ def resolve_run(
             rotate=pick("Rotate"),
             rotate_after_days=pick("RotateAfterDays"),
             username_prefix=pick("UsernamePrefix"),
+            quiet_days=pick("QuietDays"),
+            retire_when_switched=pick("RetireWhenSwitched"),
+            evidence_max_lag_hours=settings.evidence_max_lag_hours,
         ),
         voice_connector_ids=tuple(voice_connector_ids),
         max_concurrency=settings.max_concurrency,
