@@ -74,6 +74,8 @@ def test_a_connector_entry_as_counts():
         # unmanaged (which no rule holds: the workflow cannot judge it at all).
         "CredentialsKeptByGuard": 6,
         "ConnectorsFailed": 0,
+        "CredentialsInUse": 0,
+        "CredentialsHeldForEvidence": 0,
     }
 
 
@@ -120,6 +122,8 @@ def test_a_failed_connector_counts_and_its_listing_still_does():
         "SuccessorsIssued": 0,
         "CredentialsKeptByGuard": 0,
         "ConnectorsFailed": 1,
+        "CredentialsInUse": 0,
+        "CredentialsHeldForEvidence": 0,
     }
 
 
@@ -144,6 +148,8 @@ def test_run_counts_sum_the_connectors_and_count_the_run(outcome, failed):
         "SuccessorsIssued": 1,
         "CredentialsKeptByGuard": 7,
         "ConnectorsFailed": 1,
+        "CredentialsInUse": 0,
+        "CredentialsHeldForEvidence": 0,
         "Runs": 1,
         "RunsFailed": failed,
     }
@@ -161,6 +167,8 @@ def test_a_run_refused_before_planning_counts_zeros_and_a_failed_run():
         "SuccessorsIssued": 0,
         "CredentialsKeptByGuard": 0,
         "ConnectorsFailed": 0,
+        "CredentialsInUse": 0,
+        "CredentialsHeldForEvidence": 0,
         "Runs": 1,
         "RunsFailed": 1,
     }

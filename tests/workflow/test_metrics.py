@@ -80,6 +80,8 @@ def test_a_scheduled_run_emits_its_reports_numbers_once_and_per_connector(sandbo
         "SuccessorsIssued": 1,  # on "due"
         "CredentialsKeptByGuard": 1,  # pbx-b1, kept for MinKeep
         "ConnectorsFailed": 0,
+        "CredentialsInUse": 0,
+        "CredentialsHeldForEvidence": 0,
         "Runs": 1,
         "RunsFailed": 0,
     }

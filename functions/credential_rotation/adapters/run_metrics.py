@@ -17,7 +17,10 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 NAMESPACE = "VoiceConnectorCredentialRotation"
 # Reasons for which a safety rule held a username: MinKeep, a tie at MinKeep and the grace only ever hold
 # old ones; protected and AWSCURRENT are judged before age, so they count whatever the username's age.
-GUARD_REASONS = frozenset({"protected", "kept-for-min-keep", "tied", "current", "in-grace"})
+# With evidence, in-use is judged before age too, and evidence-stale holds only what the timer would delete.
+GUARD_REASONS = frozenset(
+    {"protected", "kept-for-min-keep", "tied", "current", "in-grace", "in-use", "evidence-stale"}
+)
 # The errors statemachine/rotation.asl.json retries that a handler raises itself. (A function that times
 # out or dies cannot count itself: Lambda's Errors metric counts those.) A test holds this set to the
 # state machine's Retry fields.
@@ -48,6 +51,8 @@ def connector_counts(entry: Mapping[str, Any]) -> dict[str, int]:
         "SuccessorsIssued": int(bool(issued.get("Promoted"))),
         "CredentialsKeptByGuard": sum(count for reason, count in counts.items() if reason in GUARD_REASONS),
         "ConnectorsFailed": int(entry["Error"] is not None),
+        "CredentialsInUse": counts.get("in-use", 0),
+        "CredentialsHeldForEvidence": counts.get("evidence-stale", 0),
     }
 
 

@@ -13,11 +13,12 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_pascal
 
+from credential_rotation.domain.evidence import EvidenceState
 from credential_rotation.domain.policy import Reason
 from credential_rotation.domain.rotation_due import RotationReason
 from credential_rotation.domain.unmanaged import Unmanageable
 
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "2.1"
 SCHEMA_BASE = "https://github.com/voice-connector-credential-rotation/schemas"
 
 
@@ -67,6 +68,9 @@ class Policy(Document):
     rotate: bool
     rotate_after_days: int = Field(ge=1)
     username_prefix: str
+    quiet_days: int = Field(default=0, ge=0, description="0: no call-record evidence.")
+    retire_when_switched: bool = False
+    evidence_max_lag_hours: int = Field(default=24, ge=1)
     secret_name_prefix: str = Field(description="The stack's; no execution can choose another.")
 
 
@@ -76,6 +80,29 @@ class ReportLocation(Document):
     version_id: str | None = Field(
         description="The report's object version: Object Lock retains it unchanged."
     )
+
+
+class EvidenceInEvent(Document):
+    state: EvidenceState = Field(
+        description="fresh: the call records decided; stale: deletions that depend on them were held "
+        "(evidence-stale); no-sip-auth-user: the calls name no username, the timer rules alone judged."
+    )
+    why: str | None = Field(description="Why the evidence is not fresh; never a value.")
+
+
+class EvidenceInReport(EvidenceInEvent):
+    since: AwareDatetime | None = Field(description="Fresh only: from when on every call is indexed.")
+    last_used: dict[str, AwareDatetime] = Field(
+        description="Each listed username seen in a call: when its last call started (LastUsedAt)."
+    )
+    calls: dict[str, int] = Field(description="Each listed username seen in a call: the calls counted.")
+    unused: list[str] = Field(
+        description="Fresh only: listed usernames never seen in a call since Since (unused-since)."
+    )
+    switched: list[str] = Field(
+        description="Retired before MaxAgeDays: quiet for QuietDays while a younger username calls."
+    )
+    unauthenticated_calls: int = Field(ge=0, description="Calls admitted without a SipAuthUser.")
 
 
 class ConnectorInEvent(Document):
@@ -95,6 +122,9 @@ class ConnectorInEvent(Document):
     issued: IssuedInEvent | None
     ledger_problems: int = Field(ge=0, description="Ledger rows that cannot be read (the report names them).")
     error: ConnectorError | None
+    evidence: EvidenceInEvent | None = Field(
+        default=None, description="What the call records said; null when the run used no evidence."
+    )
     stale_omitted: bool = Field(
         default=False,
         description="Only in a run refused at its limits, which deleted nothing: Stale was too long to carry",
@@ -122,10 +152,13 @@ class ConnectorInReport(ConnectorInEvent):
         description="False: the deletions are not in the ledger yet; the next listing records them."
     )
     issued: IssuedInReport | None
+    evidence: EvidenceInReport | None = Field(  # type: ignore[assignment]
+        default=None, description="What the call records said; null when the run used no evidence."
+    )
 
 
 class Run(Document):
-    schema_version: Literal["2.0"]
+    schema_version: Literal["2.1"]
     execution_arn: str = Field(pattern=r"^arn:aws[a-z-]*:states:")
     trigger: Literal["schedule", "manual"]
     dry_run: bool = Field(description="True: the run judged and reported, and changed nothing.")

@@ -22,6 +22,7 @@ from typing import Any
 
 from credential_rotation.domain.audit_documents import SCHEMA_VERSION
 from credential_rotation.domain.errors import RunRecordMismatch
+from credential_rotation.domain.evidence import EvidenceState
 from credential_rotation.domain.models import OutcomeRecord, PlanRecord, RecordRef
 from credential_rotation.domain.rotation_due import RotationReason
 from credential_rotation.ports import RunRecords
@@ -101,6 +102,7 @@ def _connector_entry(
         "LedgerUpdated": outcome.ledger_updated if outcome else True,
         "Rotation": summary.get("Rotation"),
         "Issued": change.get("Issued"),
+        "Evidence": plan.evidence.to_wire() if plan and plan.evidence else None,
         "Error": error,
     }
 
@@ -152,7 +154,7 @@ def build_report(
 
 
 # What the event leaves to the report.
-REPORT_ONLY = ("Reasons", "Skipped", "Unmanaged", "LedgerProblems", "LedgerUpdated")
+REPORT_ONLY = ("Reasons", "Skipped", "Unmanaged", "LedgerProblems", "LedgerUpdated", "Evidence")
 # The successor as the event names it (the report adds its SecretArn).
 ISSUED_IN_EVENT = ("Username", "VersionId", "IssuedAt", "Promoted")
 
@@ -184,9 +186,18 @@ def _run_error(error: Mapping[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def _event_evidence(evidence: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The evidence's state and why; the report keeps each username's last call."""
+    if not evidence:
+        return None
+    why = evidence.get("Why")
+    return {"State": evidence["State"], "Why": _plain(why, MAX_EVENT_CAUSE_CHARACTERS) if why else None}
+
+
 def _event_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     event_entry = {key: value for key, value in entry.items() if key not in REPORT_ONLY}
     event_entry["LedgerProblems"] = len(entry["LedgerProblems"])
+    event_entry["Evidence"] = _event_evidence(entry.get("Evidence"))
     event_entry["Error"] = _event_error(entry["Error"])
     if entry["Issued"]:
         event_entry["Issued"] = {
@@ -241,6 +252,14 @@ _LONGEST_REPORT = {
     "Key": "reports/2026/01/05/" + "e" * 80 + ".json",
     "VersionId": "v" * 64,
 }
+_LONGEST_EVIDENCE = {
+    "State": max((state.value for state in EvidenceState), key=len),
+    "Why": "W" * MAX_EVENT_CAUSE_CHARACTERS,
+    "LastUsed": {},
+    "Calls": {},
+    "Unused": [],
+    "Switched": [],
+}
 _LONGEST_ROTATION = {"Due": False, "Reason": max((reason.value for reason in RotationReason), key=len)}
 
 
@@ -269,6 +288,7 @@ def largest_event_bytes(plans: Iterable[Mapping[str, Any]], policy: Mapping[str,
                 "Issued": _LONGEST_ISSUED if (plan.get("Rotation") or {}).get("Due") else None,
                 "Error": planning_error or _LONGEST_ERROR,
                 "LedgerProblems": [None] * int(plan.get("LedgerProblems", 0)),
+                "Evidence": _LONGEST_EVIDENCE,
                 "StaleOmitted": False,
             }
         )
