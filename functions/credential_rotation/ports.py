@@ -133,6 +133,12 @@ class RunLock(Protocol):
     def end_with(self, execution_arn: str, ended_at: datetime) -> bool: ...
 
 
+class AlertPager(Protocol):
+    """The alerts topic (SNS): a page that asks a person to act; answers the message id."""
+
+    def page(self, subject: str, message: dict[str, Any]) -> str: ...
+
+
 class AuditPublisher(Protocol):
     """Where the run's audit event goes (SNS); answers the message id."""
 

@@ -56,6 +56,7 @@ from credential_rotation.ports import RunRecord
 
 if TYPE_CHECKING:
     from credential_rotation.ports import (
+        AlertPager,
         AuditPublisher,
         CallRecordStore,
         ConnectorSecrets,
@@ -1082,6 +1083,24 @@ class FakeIndexingQueue:
         return self.faults.call("failed_records", lambda: self.dead_letters)
 
 
+class FakeAlertPager:
+    """The alerts topic (adapters/alert_topic.py over SNS): the pages sent, in order."""
+
+    def __init__(self) -> None:
+        self.pages: list[tuple[str, dict[str, Any]]] = []
+        self.faults = Faults()
+
+    def fail_next(self, method: str, error: BaseException, *, after: bool = False, skip: int = 0) -> None:
+        self.faults.fail_next(method, error, after=after, skip=skip)
+
+    def page(self, subject: str, message: dict[str, Any]) -> str:
+        def page() -> str:
+            self.pages.append((subject, json.loads(json.dumps(message))))
+            return f"page-{len(self.pages)}"
+
+        return self.faults.call("page", page)
+
+
 if TYPE_CHECKING:
     # mypy holds each fake to its port.
     _ledger: Ledger = InMemoryLedger()
@@ -1090,6 +1109,7 @@ if TYPE_CHECKING:
     _records: RunRecords = FakeRunRecords()
     _lock: RunLock = FakeRunLock()
     _audit: AuditPublisher = FakeAuditPublisher()
+    _pager: AlertPager = FakeAlertPager()
     _calls: CallRecordStore = FakeCallRecordBucket()
     _index: UsageIndex = InMemoryUsageIndex()
     _queue: IndexingQueue = FakeIndexingQueue()

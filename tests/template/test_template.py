@@ -276,10 +276,21 @@ def test_the_functions_name_this_stacks_resources_and_secret_prefix(template):
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     assert {
         name: variables[name]
-        for name in ("LEDGER_TABLE_NAME", "AUDIT_TOPIC_ARN", "AUDIT_BUCKET_NAME", "FINGERPRINT_KEY_ARN")
+        for name in (
+            "LEDGER_TABLE_NAME",
+            "AUDIT_TOPIC_ARN",
+            "ALERTS_TOPIC_ARN",
+            "AUDIT_BUCKET_NAME",
+            "FINGERPRINT_KEY_ARN",
+            "INDEXING_QUEUE_URL",
+            "INDEXING_DEAD_LETTER_QUEUE_URL",
+        )
     } == {
         "LEDGER_TABLE_NAME": {"Ref": "LedgerTable"},
         "AUDIT_TOPIC_ARN": {"Ref": "AuditTopic"},
+        "ALERTS_TOPIC_ARN": {"Ref": "AlertsTopic"},
+        "INDEXING_QUEUE_URL": {"Ref": "IndexingQueue"},
+        "INDEXING_DEAD_LETTER_QUEUE_URL": {"Ref": "IndexingDeadLetterQueue"},
         "AUDIT_BUCKET_NAME": {"Ref": "AuditBucket"},
         "FINGERPRINT_KEY_ARN": FINGERPRINT_KEY,
     }

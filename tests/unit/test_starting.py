@@ -18,6 +18,7 @@ SETTINGS = Settings.model_validate(
     {
         "LEDGER_TABLE_NAME": "ledger",
         "AUDIT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:audit",
+        "ALERTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",
         "AUDIT_BUCKET_NAME": "audit",
         "FINGERPRINT_KEY_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:key",
         "DEFAULT_DRY_RUN": "true",

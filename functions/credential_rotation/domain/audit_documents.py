@@ -103,6 +103,11 @@ class EvidenceInReport(EvidenceInEvent):
         description="Retired before MaxAgeDays: quiet for QuietDays while a younger username calls."
     )
     unauthenticated_calls: int = Field(ge=0, description="Calls admitted without a SipAuthUser.")
+    not_switched: list[str] = Field(
+        description="Fingerprints of usernames still calling more than GraceDays after this workflow's "
+        "successor was issued: the phone system has not switched (the alerts topic was paged)."
+    )
+    successor_secret: str | None = Field(description="Where the phone team reads the successor (secret ARN).")
 
 
 class ConnectorInEvent(Document):
@@ -152,7 +157,7 @@ class ConnectorInReport(ConnectorInEvent):
         description="False: the deletions are not in the ledger yet; the next listing records them."
     )
     issued: IssuedInReport | None
-    evidence: EvidenceInReport | None = Field(  # type: ignore[assignment]
+    evidence: EvidenceInReport | None = Field(
         default=None, description="What the call records said; null when the run used no evidence."
     )
 

@@ -155,6 +155,10 @@ class EvidenceEntry(WireModel):
     switched: tuple[str, ...] = ()
     # Calls admitted without a SipAuthUser (an allowed-host list).
     unauthenticated_calls: int = 0
+    # The phone system has not switched: fingerprints of the usernames still calling more than GraceDays
+    # after this workflow's successor was issued, and the secret that holds the successor.
+    not_switched: tuple[str, ...] = ()
+    successor_secret: str | None = None
 
 
 class PlanRecord(WireModel):

@@ -23,6 +23,8 @@ class Settings(BaseModel):
 
     ledger_table_name: str = Field(alias="LEDGER_TABLE_NAME", min_length=1)
     audit_topic_arn: str = Field(alias="AUDIT_TOPIC_ARN", min_length=1)
+    # Pages that ask a person to act (the phone system has not switched; deletions held for evidence).
+    alerts_topic_arn: str = Field(alias="ALERTS_TOPIC_ARN", min_length=1)
     # The plans, outcomes and reports of every run (S3 Object Lock).
     audit_bucket_name: str = Field(alias="AUDIT_BUCKET_NAME", min_length=1)
     # The secret whose value keys the fingerprints of usernames in the logs.

@@ -28,12 +28,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         datetime.now(UTC),
         settings.default_dry_run,
         settings.secret_name_prefix,
+        wiring.alert_topic(),
     )
     if published.lock_not_released:
         logger.warning(
             "Run lock not released here; released when the run ends",
             extra={"error": published.lock_not_released},
         )
+    if published.paged:
+        logger.warning("Alert paged", extra={"subject": published.paged, "error": published.page_not_sent})
+    if published.page_not_sent:
+        logger.error("Alert not paged", extra={"error": published.page_not_sent})
     if published.metrics_not_emitted:
         logger.error("Run metrics not emitted", extra={"error": published.metrics_not_emitted})
     logger.info(

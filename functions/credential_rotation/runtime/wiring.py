@@ -7,6 +7,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from credential_rotation.adapters.alert_topic import AlertTopic
 from credential_rotation.adapters.audit_topic import AuditTopic
 from credential_rotation.adapters.call_record_store import CallRecordBucket
 from credential_rotation.adapters.chime import VoiceConnectorCredentials
@@ -105,6 +106,11 @@ def cdr_bucket() -> str | None:
 
 
 @cache
+def alert_topic() -> AlertTopic:
+    return AlertTopic(client("sns", AWS_CLIENT_CONFIG), get_settings().alerts_topic_arn)
+
+
+@cache
 def fingerprints() -> Fingerprints:
     """Keyed with the stack's fingerprint key, read once per container and never logged."""
     secret = client("secretsmanager", AWS_CLIENT_CONFIG).get_secret_value(
@@ -122,6 +128,7 @@ def reset() -> None:
         connector_secrets,
         run_records,
         audit_topic,
+        alert_topic,
         fingerprints,
         usage_index,
         call_record_bucket,

@@ -252,7 +252,7 @@ _LONGEST_REPORT = {
     "Key": "reports/2026/01/05/" + "e" * 80 + ".json",
     "VersionId": "v" * 64,
 }
-_LONGEST_EVIDENCE = {
+_LONGEST_EVIDENCE: dict[str, Any] = {
     "State": max((state.value for state in EvidenceState), key=len),
     "Why": "W" * MAX_EVENT_CAUSE_CHARACTERS,
     "LastUsed": {},

@@ -7,13 +7,15 @@ what one audit event can name, before anything is deleted.
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from credential_rotation.domain.current_credential import current_username
 from credential_rotation.domain.errors import AuditLimitExceeded, DeletionLimitExceeded
 from credential_rotation.domain.evidence import OFF, Evidence, EvidenceState
+from credential_rotation.domain.ledger_records import LedgerRecord
 from credential_rotation.domain.models import (
     ConnectorTask,
     DeletionLimitRequest,
@@ -24,7 +26,7 @@ from credential_rotation.domain.models import (
     RotationEntry,
     UnmanagedCredential,
 )
-from credential_rotation.domain.policy import Reason, judge
+from credential_rotation.domain.policy import Plan, Reason, judge
 from credential_rotation.domain.record_keys import plan_key
 from credential_rotation.domain.redaction import Fingerprints
 from credential_rotation.domain.rotation_due import decide
@@ -85,7 +87,16 @@ def plan_connector(
             for problem in observed.view.problems
         ),
         rotation=RotationEntry(due=rotation.due, reason=rotation.reason),
-        evidence=evidence_entry(evidence, listing.managed, plan.switched),
+        evidence=evidence_entry(
+            evidence,
+            listing.managed,
+            plan.switched,
+            not_switched(
+                plan, evidence, observed.view.records.get(current or ""), task.now, task.policy.grace_days
+            ),
+            secret.arn if secret is not None else None,
+            lambda usernames: fingerprints.of_all(vc_id, usernames),
+        ),
     )
     counts = Counter(verdict.reason for verdict in plan.verdicts)
     counts.update({Reason.UNMANAGED: len(listing.unmanaged)} if listing.unmanaged else {})
@@ -101,8 +112,31 @@ def plan_connector(
     return summary, record
 
 
+def not_switched(
+    plan: Plan, evidence: Evidence, successor: LedgerRecord | None, now: datetime, grace_days: int
+) -> tuple[str, ...]:
+    """The usernames the phone system still calls with although AWSCURRENT names a successor this
+    workflow issued more than GraceDays ago: each kept in use, with a call since the successor was issued."""
+    if successor is None or successor.issued_at is None or not evidence.decisive:
+        return ()
+    if now - successor.issued_at <= timedelta(days=grace_days):
+        return ()
+    return tuple(
+        verdict.username
+        for verdict in plan.verdicts
+        if verdict.reason is Reason.IN_USE
+        and verdict.username != successor.username
+        and (evidence.last_used(verdict.username) or successor.issued_at) > successor.issued_at
+    )
+
+
 def evidence_entry(
-    evidence: Evidence, listed: Iterable[str], switched: Iterable[str]
+    evidence: Evidence,
+    listed: Iterable[str],
+    switched: Iterable[str],
+    still_calling: Sequence[str],
+    successor_secret: str | None,
+    fingerprint: Callable[[Sequence[str]], list[str]],
 ) -> EvidenceEntry | None:
     """What the plan records of the evidence: None when the run asked for none."""
     if evidence.state is EvidenceState.OFF:
@@ -118,6 +152,8 @@ def evidence_entry(
         unused=tuple(sorted(set(listed) - set(seen))) if evidence.decisive else (),
         switched=tuple(sorted(switched)),
         unauthenticated_calls=evidence.calls.unauthenticated,
+        not_switched=tuple(fingerprint(still_calling)),
+        successor_secret=successor_secret if still_calling else None,
     )
 
 

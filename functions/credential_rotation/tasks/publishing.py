@@ -15,7 +15,8 @@ from typing import Any
 
 from credential_rotation.domain.errors import MalformedTaskInput
 from credential_rotation.domain.record_keys import report_key
-from credential_rotation.ports import AuditPublisher, RunLock, RunRecords
+from credential_rotation.ports import AlertPager, AuditPublisher, RunLock, RunRecords
+from credential_rotation.tasks.alerting import evidence_page
 from credential_rotation.tasks.audit import build_event, build_report, execution_failure, execution_summary
 
 
@@ -28,9 +29,12 @@ class Published:
     error: str | None
     cause: str | None
     summary: dict[str, Any]
-    # The name of an error that kept the lock from being released, or the metrics from being emitted.
+    # The name of an error that kept the lock from being released, the metrics from being emitted, or the
+    # page from being sent.
     lock_not_released: str | None = None
     metrics_not_emitted: str | None = None
+    paged: str | None = None
+    page_not_sent: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {"Outcome": self.outcome, "Error": self.error, "Cause": self.cause, "Summary": self.summary}
@@ -45,6 +49,7 @@ def publish_run(
     now: datetime,
     default_dry_run: bool,
     secret_name_prefix: str,
+    pager: AlertPager | None = None,
 ) -> Published:
     if not isinstance(event.get("ExecutionArn"), str) or not isinstance(event.get("StartedAt"), str):
         raise MalformedTaskInput("PublishAudit task input: ExecutionArn and StartedAt: required strings")
@@ -58,6 +63,10 @@ def publish_run(
         lock_not_released = _quietly(lambda: lock.release(audit_event["ExecutionArn"]))
     message_id = topic.publish(audit_event)
     metrics_not_emitted = _quietly(lambda: emit_metrics(report))
+    page = evidence_page(report) if pager is not None else None
+    # After the audit event, like the metrics: a page that cannot be sent is logged (an error the
+    # dashboard's log widget shows), never a second audit event.
+    page_not_sent = _quietly(lambda: pager.page(*page)) if pager is not None and page is not None else None
     summary = execution_summary(audit_event, message_id)
     error, cause = execution_failure(summary, audit_event["Error"])
     return Published(
@@ -69,6 +78,8 @@ def publish_run(
         summary=summary,
         lock_not_released=lock_not_released,
         metrics_not_emitted=metrics_not_emitted,
+        paged=page[0] if page else None,
+        page_not_sent=page_not_sent,
     )
 
 
