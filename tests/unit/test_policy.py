@@ -43,7 +43,9 @@ def test_reasons_have_the_wire_values_the_audit_records() -> None:
         "in-grace",
         "in-use",
         "evidence-stale",
+        "revoke-blocked",
         "stale",
+        "revoked",
         "unmanaged",
     ]
 

@@ -31,6 +31,7 @@ def test_reasons_have_the_wire_values_the_audit_records() -> None:
         "rotation-off",
         "no-credentials",
         "resume-pending-successor",
+        "revoking-the-current-or-last-credential",
         "youngest-older-than-rotate-after-days",
         "youngest-is-recent",
     ]

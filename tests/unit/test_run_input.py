@@ -1,9 +1,12 @@
 """The execution input contract's refusals: each names its field, readably, whatever the input."""
 
+import json
+
 import pytest
 
 from credential_rotation.domain.errors import InvalidInput
 from credential_rotation.tasks.run_input import MAX_COMMENT_BYTES, RunInput, parse_input
+from sandbox.template import REPOSITORY
 
 
 def refusal(execution_input: object) -> str:
@@ -107,3 +110,15 @@ def test_an_unknown_key_is_named_even_when_its_value_is_null():
     assert (
         refusal({"Dryrun": None}) == "execution input: Dryrun: is not an input field (did you mean DryRun?)"
     )
+
+
+def test_every_example_input_in_events_holds_to_the_contract():
+    folder = REPOSITORY / "events"
+    for path in sorted(folder.glob("*.json")):
+        raw = json.loads(path.read_text())
+        if path.name == "invalid-input.json":
+            with pytest.raises(InvalidInput):
+                parse_input(raw)
+        else:
+            parse_input(raw)
+    assert {"revoke.json", "evidence.json"} <= {path.name for path in folder.glob("*.json")}

@@ -19,7 +19,16 @@ NAMESPACE = "VoiceConnectorCredentialRotation"
 # old ones; protected and AWSCURRENT are judged before age, so they count whatever the username's age.
 # With evidence, in-use is judged before age too, and evidence-stale holds only what the timer would delete.
 GUARD_REASONS = frozenset(
-    {"protected", "kept-for-min-keep", "tied", "current", "in-grace", "in-use", "evidence-stale"}
+    {
+        "protected",
+        "kept-for-min-keep",
+        "tied",
+        "current",
+        "in-grace",
+        "in-use",
+        "evidence-stale",
+        "revoke-blocked",
+    }
 )
 # The errors statemachine/rotation.asl.json retries that a handler raises itself. (A function that times
 # out or dies cannot count itself: Lambda's Errors metric counts those.) A test holds this set to the

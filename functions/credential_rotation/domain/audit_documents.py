@@ -71,6 +71,10 @@ class Policy(Document):
     quiet_days: int = Field(default=0, ge=0, description="0: no call-record evidence.")
     retire_when_switched: bool = False
     evidence_max_lag_hours: int = Field(default=24, ge=1)
+    revoke_usernames: list[str] = Field(
+        default_factory=list, description="The run's Revoke: usernames or patterns removed now (revoked)."
+    )
+    revoke_reason: str | None = Field(default=None, description="Why, in the words of the person who ran it.")
     secret_name_prefix: str = Field(description="The stack's; no execution can choose another.")
 
 

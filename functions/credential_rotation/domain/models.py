@@ -67,6 +67,9 @@ class Policy(WireModel):
     quiet_days: int = 0
     retire_when_switched: bool = False
     evidence_max_lag_hours: int = 24
+    # Revoke: usernames or glob patterns removed now, and why (a person's words, for the audit and the page).
+    revoke_usernames: tuple[str, ...] = ()
+    revoke_reason: str | None = None
 
     def settings(self) -> PolicySettings:
         return PolicySettings(
@@ -76,6 +79,7 @@ class Policy(WireModel):
             grace_days=self.grace_days,
             quiet_days=self.quiet_days,
             retire_when_switched=self.retire_when_switched,
+            revoke_patterns=self.revoke_usernames,
         )
 
 

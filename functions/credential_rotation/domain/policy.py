@@ -27,6 +27,14 @@ Rules of ``judge``:
   IN_GRACE. A username first seen after ``now`` has existed for zero days.
 - ``now`` and every first-seen date must be timezone-aware.
 
+Revoke (``revoke_patterns``, a run's ``Revoke``): a credential known or suspected to be compromised goes
+whatever its age, grace, MinKeep or use. A listed username that equals or matches a revoke pattern, and
+is not PROTECTED, is REVOKED, AWSCURRENT included, and is deleted with the stale ones (under MaxDeletions).
+The rest of the connector is judged as usual, with MinKeep counted over the usernames not revoked. Never
+below one credential: when every listed username is revoked, they are REVOKE_BLOCKED (kept, for a person)
+unless ``successor_coming`` (a successor is issued in this run before the delete step, which judges the
+listing again with the successor on it).
+
 With call-record evidence (``evidence``, see evidence.py; ``quiet_days`` above 0):
 
 - FRESH evidence: a username that authenticated a call within ``quiet_days`` of ``now`` is IN_USE, after
@@ -69,9 +77,16 @@ class Reason(StrEnum):
     IN_USE = "in-use"
     # Would be stale, but the call-record index is not current enough to say it is unused.
     EVIDENCE_STALE = "evidence-stale"
+    # Revoked, but it is the connector's last credential and no successor comes in this run.
+    REVOKE_BLOCKED = "revoke-blocked"
     STALE = "stale"
+    # Named by the run's Revoke: deleted whatever its age, grace, MinKeep or use.
+    REVOKED = "revoked"
     # Not a verdict of ``judge``: the ledger cannot key the username (see unmanaged.py), so it is kept.
     UNMANAGED = "unmanaged"
+
+
+DELETED_REASONS = frozenset({Reason.STALE, Reason.REVOKED})
 
 
 @dataclass(frozen=True)
@@ -83,6 +98,7 @@ class PolicySettings:
     # 0: no call-record evidence. Otherwise the days without a call that make a username quiet.
     quiet_days: int = 0
     retire_when_switched: bool = False
+    revoke_patterns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.max_age_days < 1:
@@ -115,7 +131,12 @@ class Plan:
 
     @property
     def stale(self) -> tuple[str, ...]:
-        return tuple(verdict.username for verdict in self.verdicts if verdict.reason is Reason.STALE)
+        """What the plan deletes: the stale and the revoked."""
+        return tuple(verdict.username for verdict in self.verdicts if verdict.reason in DELETED_REASONS)
+
+    @property
+    def revoked(self) -> tuple[str, ...]:
+        return tuple(verdict.username for verdict in self.verdicts if verdict.reason is Reason.REVOKED)
 
     @property
     def switched(self) -> tuple[str, ...]:
@@ -123,7 +144,7 @@ class Plan:
 
     @property
     def kept(self) -> tuple[str, ...]:
-        return tuple(verdict.username for verdict in self.verdicts if verdict.reason is not Reason.STALE)
+        return tuple(verdict.username for verdict in self.verdicts if verdict.reason not in DELETED_REASONS)
 
     def reason_of(self, username: str) -> Reason:
         for verdict in self.verdicts:
@@ -167,6 +188,7 @@ def judge(
     settings: PolicySettings,
     current: str | None = None,
     evidence: Evidence = OFF,
+    successor_coming: bool = False,
 ) -> Plan:
     """Judge one connector; ``current`` is the username its secret's AWSCURRENT names, if any."""
     _require_aware(now, "now")
@@ -177,7 +199,14 @@ def judge(
 
     # Keyed by username, so a username listed twice counts once.
     dated = {username: first_seen.get(username, now) for username in usernames}
-    tiers = youngest_first(dated, current)
+    revoked = {username for username in dated if is_revoked(username, settings)}
+    blocked = set()
+    if revoked and revoked == set(dated) and not successor_coming:
+        revoked, blocked = set(), revoked
+    # MinKeep counts what stays: a revoked username is never one of the youngest it keeps.
+    tiers = youngest_first(
+        {username: seen for username, seen in dated.items() if username not in revoked}, current
+    )
     kept, tied = _kept_youngest(tiers, settings.min_keep)
     # For each username, how long the longest-standing username ranked younger than it has existed, and
     # whether one ranked younger has authenticated calls.
@@ -193,6 +222,10 @@ def judge(
     verdicts = []
     for username in sorted(dated):
         switched = False
+        if username in revoked or username in blocked:
+            revocation = Reason.REVOKED if username in revoked else Reason.REVOKE_BLOCKED
+            verdicts.append(_verdict(username, revocation, dated[username], now))
+            continue
         reason = _exemption(username, dated[username], now, settings, current, evidence)
         if (
             reason is Reason.YOUNG
@@ -209,17 +242,26 @@ def judge(
             reason = Reason.STALE if successor_settled else Reason.IN_GRACE
         if reason is Reason.STALE and evidence.state is EvidenceState.STALE:
             reason = Reason.EVIDENCE_STALE
-        verdicts.append(
-            Verdict(
-                username=username,
-                reason=reason,
-                first_seen=dated[username].astimezone(UTC),
-                # A date after ``now`` was recorded by a later run: the username is new, not negatively old.
-                age_days=max(0, (now - dated[username]) // _ONE_DAY),
-                switched=switched and reason is Reason.STALE,
-            )
-        )
+        verdicts.append(_verdict(username, reason, dated[username], now, switched and reason is Reason.STALE))
     return Plan(verdicts=tuple(verdicts))
+
+
+def _verdict(username: str, reason: Reason, seen: datetime, now: datetime, switched: bool = False) -> Verdict:
+    return Verdict(
+        username=username,
+        reason=reason,
+        first_seen=seen.astimezone(UTC),
+        # A date after ``now`` was recorded by a later run: the username is new, not negatively old.
+        age_days=max(0, (now - seen) // _ONE_DAY),
+        switched=switched,
+    )
+
+
+def is_revoked(username: str, settings: PolicySettings) -> bool:
+    """Whether the run's Revoke names the username (and it is not protected)."""
+    return is_protected(username, settings.revoke_patterns) and not is_protected(
+        username, settings.protected_patterns
+    )
 
 
 def confirm_deletions(

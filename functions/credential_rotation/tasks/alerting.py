@@ -7,6 +7,9 @@ topic (the audit event is a record for every run; an alert asks someone to do so
   way) and the secret where the phone team reads the new credential.
 - Evidence stale: the call-record index could not be trusted, and deletions were held (evidence-stale):
   the page says why, so the index is repaired before the credentials it protects grow old.
+- Revoked: every run with a Revoke pages, whatever happened: per connector how many were removed, how
+  many were kept because they were its last credential and no successor came (revoke-blocked), and its
+  error. The usernames are in the report the page points to, never in the page.
 """
 
 from collections.abc import Mapping
@@ -18,11 +21,16 @@ from credential_rotation.domain.evidence import EvidenceState
 MAX_PAGED_FINGERPRINTS = 10
 NOT_SWITCHED = "The phone system has not switched to its new SIP credential"
 EVIDENCE_STALE = "Credential deletions held: the call-record evidence is stale"
+REVOKED = "SIP credentials revoked"
 
 
-def evidence_page(report: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+def evidence_page(
+    report: Mapping[str, Any], location: Mapping[str, Any] | None = None
+) -> tuple[str, dict[str, Any]] | None:
     """(subject, message) of the page this run calls for, or None."""
     not_switched, stale = [], []
+    policy = report.get("Policy") or {}
+    revoke = _revoke_section(report, policy) if policy.get("RevokeUsernames") else None
     for entry in report["VoiceConnectors"]:
         evidence = entry.get("Evidence") or {}
         if evidence.get("NotSwitched"):
@@ -39,13 +47,40 @@ def evidence_page(report: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | Non
             stale.append(
                 {"VoiceConnectorId": entry["VoiceConnectorId"], "Why": evidence.get("Why"), "Held": held}
             )
-    if not (not_switched or stale):
+    if not (revoke or not_switched or stale):
         return None
-    subject = NOT_SWITCHED if not_switched else EVIDENCE_STALE
+    subject = REVOKED if revoke else NOT_SWITCHED if not_switched else EVIDENCE_STALE
     return subject, {
         "ExecutionArn": report["ExecutionArn"],
         "StartedAt": report["StartedAt"],
         "DryRun": report["DryRun"],
+        "Outcome": report["Outcome"],
+        "Report": dict(location) if location else None,
+        "Revoke": revoke,
         "NotSwitched": not_switched,
         "EvidenceStale": stale,
+    }
+
+
+def _revoke_section(report: Mapping[str, Any], policy: Mapping[str, Any]) -> dict[str, Any]:
+    connectors = []
+    for entry in report["VoiceConnectors"]:
+        reasons = entry.get("Reasons") or {}
+        revoked = {username for username, reason in reasons.items() if reason == "revoked"}
+        blocked = sum(1 for reason in reasons.values() if reason == "revoke-blocked")
+        error = entry.get("Error")
+        if revoked or blocked or error:
+            connectors.append(
+                {
+                    "VoiceConnectorId": entry["VoiceConnectorId"],
+                    "Removed": len(revoked & set(entry.get("Deleted") or [])),
+                    "NotRemoved": len(revoked - set(entry.get("Deleted") or [])),
+                    "KeptAsLastCredential": blocked,
+                    "Error": (error or {}).get("Error"),
+                }
+            )
+    return {
+        "Reason": policy.get("RevokeReason"),
+        "Patterns": len(policy["RevokeUsernames"]),
+        "VoiceConnectors": connectors,
     }

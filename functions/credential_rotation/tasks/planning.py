@@ -26,7 +26,7 @@ from credential_rotation.domain.models import (
     RotationEntry,
     UnmanagedCredential,
 )
-from credential_rotation.domain.policy import Plan, Reason, judge
+from credential_rotation.domain.policy import Plan, Reason, is_revoked, judge
 from credential_rotation.domain.record_keys import plan_key
 from credential_rotation.domain.redaction import Fingerprints
 from credential_rotation.domain.rotation_due import decide
@@ -54,14 +54,8 @@ def plan_connector(
     secret = secrets.state(vc_id)
     current = current_username(secret, observed.view, listing.managed)
     evidence = evidence_reader.read(vc_id, task.policy, task.now) if evidence_reader else OFF
-    plan = judge(
-        usernames=listing.managed,
-        first_seen=observed.first_seen,
-        now=task.now,
-        settings=task.policy.settings(),
-        current=current,
-        evidence=evidence,
-    )
+    settings = task.policy.settings()
+    revoking = {username for username in listing.managed if is_revoked(username, settings)}
     rotation = decide(
         {username: observed.first_seen.get(username, task.now) for username in listing.managed},
         task.now,
@@ -70,6 +64,17 @@ def plan_connector(
         # A pending successor that is not on the connector is finished all the same: SetSecret puts it,
         # once CreateSecret has checked that this workflow created it.
         pending=secret.unfinished() if secret is not None and not secret.deleted else None,
+        revoking_current_or_all=bool(revoking) and (current in revoking or revoking == set(listing.managed)),
+    )
+    plan = judge(
+        usernames=listing.managed,
+        first_seen=observed.first_seen,
+        now=task.now,
+        settings=settings,
+        current=current,
+        evidence=evidence,
+        # Issued before the delete step, which judges again with it listed.
+        successor_coming=rotation.due,
     )
     record = PlanRecord(
         execution_arn=task.execution_arn,

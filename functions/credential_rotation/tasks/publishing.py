@@ -63,7 +63,7 @@ def publish_run(
         lock_not_released = _quietly(lambda: lock.release(audit_event["ExecutionArn"]))
     message_id = topic.publish(audit_event)
     metrics_not_emitted = _quietly(lambda: emit_metrics(report))
-    page = evidence_page(report) if pager is not None else None
+    page = evidence_page(report, location.to_wire()) if pager is not None else None
     # After the audit event, like the metrics: a page that cannot be sent is logged (an error the
     # dashboard's log widget shows), never a second audit event.
     page_not_sent = _quietly(lambda: pager.page(*page)) if pager is not None and page is not None else None

@@ -35,6 +35,8 @@ MAX_DELETIONS_LIMIT = 10_000
 MAX_PROTECTED_PATTERNS = 100
 # Evidence is the index's, which remembers no further back than it has run (or backfilled).
 MAX_QUIET_DAYS = 365
+# A revoke's reason is a person's sentence, repeated in the audit event and the page.
+MAX_REVOKE_REASON = 256
 # Fields of the stack that no execution may set, and why.
 STACK_ONLY = {
     "SecretNamePrefix": (
@@ -83,6 +85,15 @@ VoiceConnectorId = Annotated[str, AfterValidator(_voice_connector_id)]
 Pattern = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
+class RevokeInput(BaseModel):
+    """Credentials known or suspected to be compromised: removed from every connector in this run."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    Usernames: Annotated[list[Pattern], Field(min_length=1, max_length=MAX_PROTECTED_PATTERNS)]
+    Reason: Annotated[str, StringConstraints(min_length=1, max_length=MAX_REVOKE_REASON)]
+
+
 class RunInput(BaseModel):
     """Every field is optional; an absent one takes the stack parameter's value."""
 
@@ -107,6 +118,7 @@ class RunInput(BaseModel):
     UsernamePrefix: Annotated[str, StringConstraints(pattern=f"^{USERNAME_PREFIX.pattern}$")] | None = None
     QuietDays: Annotated[int, Field(ge=0, le=MAX_QUIET_DAYS)] | None = None
     RetireWhenSwitched: bool | None = None
+    Revoke: RevokeInput | None = None
     Trigger: TriggerName | None = None
     Comment: Annotated[Any, AfterValidator(_short)] = None
 
@@ -134,7 +146,13 @@ def _describe_input(error: ValidationError) -> list[str]:
     problems = []
     for detail in error.errors(include_url=False, include_input=False):
         key, *indices = detail["loc"] or ("",)
-        if detail["type"] == "extra_forbidden" and isinstance(key, str):
+        if detail["type"] == "extra_forbidden" and len(detail["loc"]) > 1:
+            # An unknown key inside an object field (Revoke): named with the field it is in.
+            *outer, inner = detail["loc"]
+            problems.append(
+                f"{'.'.join(map(str, outer))}.{key_label(str(inner))}: is not a field of {outer[0]}"
+            )
+        elif detail["type"] == "extra_forbidden" and isinstance(key, str):
             problems.append(f"{key_label(key)}: is not an input field{_did_you_mean(key)}")
         else:
             field = str(key) + "".join(f"[{index}]" for index in indices)
@@ -205,6 +223,8 @@ def resolve_run(
         value = getattr(given, name)
         return getattr(defaults, name) if value is None else value
 
+    if given.Revoke is not None and given.DryRun is True:
+        raise InvalidInput("execution input: DryRun: a Revoke is always an applying run; leave DryRun out")
     voice_connector_ids = pick("VoiceConnectorIds")
     if voice_connector_ids is None:
         voice_connector_ids = sorted(set(list_voice_connector_ids()))
@@ -217,7 +237,8 @@ def resolve_run(
         execution_arn=execution_arn,
         started_at=started_at,
         trigger=given.Trigger or "manual",
-        dry_run=pick("DryRun"),
+        # A revoke removes a credential now, whatever the stack's DryRun default.
+        dry_run=False if given.Revoke is not None else pick("DryRun"),
         policy=Policy(
             max_age_days=pick("MaxAgeDays"),
             min_keep=pick("MinKeep"),
@@ -230,6 +251,8 @@ def resolve_run(
             quiet_days=pick("QuietDays"),
             retire_when_switched=pick("RetireWhenSwitched"),
             evidence_max_lag_hours=settings.evidence_max_lag_hours,
+            revoke_usernames=tuple(given.Revoke.Usernames) if given.Revoke else (),
+            revoke_reason=given.Revoke.Reason if given.Revoke else None,
         ),
         voice_connector_ids=tuple(voice_connector_ids),
         max_concurrency=settings.max_concurrency,
