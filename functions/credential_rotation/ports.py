@@ -15,6 +15,7 @@ from credential_rotation.domain.evidence import ConnectorCalls, IndexState
 from credential_rotation.domain.ledger_records import LedgerRecord, LedgerView
 from credential_rotation.domain.models import RecordRef, ReportLocation
 from credential_rotation.domain.secret_versions import SecretState, StoredCredential
+from credential_rotation.domain.watch import CallCounts
 
 
 class VoiceConnectors(Protocol):
@@ -131,6 +132,12 @@ class RunLock(Protocol):
     def release(self, execution_arn: str) -> bool: ...
 
     def end_with(self, execution_arn: str, ended_at: datetime) -> bool: ...
+
+
+class ConnectorHealth(Protocol):
+    """A connector's outbound calls over a window (CloudWatch, AWS/ChimeVoiceConnector)."""
+
+    def outbound(self, voice_connector_id: str, start: datetime, end: datetime) -> CallCounts: ...
 
 
 class AlertPager(Protocol):

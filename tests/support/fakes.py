@@ -52,6 +52,7 @@ from credential_rotation.domain.secret_versions import (
     parse_successor,
     secret_name,
 )
+from credential_rotation.domain.watch import CallCounts
 from credential_rotation.ports import RunRecord
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
         AlertPager,
         AuditPublisher,
         CallRecordStore,
+        ConnectorHealth,
         ConnectorSecrets,
         IndexingQueue,
         Ledger,
@@ -1101,6 +1103,34 @@ class FakeAlertPager:
         return self.faults.call("page", page)
 
 
+class FakeConnectorHealth:
+    """The connectors' outbound call metrics (adapters/connector_health.py over CloudWatch): calls recorded
+    with their minute, summed over the window asked for ([start, end))."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, datetime, bool, bool]] = []  # (connector, at, failed, sip_4xx)
+        self.faults = Faults()
+
+    def fail_next(self, method: str, error: BaseException, *, after: bool = False, skip: int = 0) -> None:
+        self.faults.fail_next(method, error, after=after, skip=skip)
+
+    def record(
+        self, voice_connector_id: str, at: datetime, *, failed: bool = False, sip_4xx: bool = False
+    ) -> None:
+        self.calls.append((voice_connector_id, at, failed, sip_4xx))
+
+    def outbound(self, voice_connector_id: str, start: datetime, end: datetime) -> CallCounts:
+        def outbound() -> CallCounts:
+            window = [call for call in self.calls if call[0] == voice_connector_id and start <= call[1] < end]
+            return CallCounts(
+                attempts=len(window),
+                failures=sum(1 for call in window if call[2]),
+                sip_4xx=sum(1 for call in window if call[3]),
+            )
+
+        return self.faults.call("outbound", outbound)
+
+
 if TYPE_CHECKING:
     # mypy holds each fake to its port.
     _ledger: Ledger = InMemoryLedger()
@@ -1110,6 +1140,7 @@ if TYPE_CHECKING:
     _lock: RunLock = FakeRunLock()
     _audit: AuditPublisher = FakeAuditPublisher()
     _pager: AlertPager = FakeAlertPager()
+    _health: ConnectorHealth = FakeConnectorHealth()
     _calls: CallRecordStore = FakeCallRecordBucket()
     _index: UsageIndex = InMemoryUsageIndex()
     _queue: IndexingQueue = FakeIndexingQueue()

@@ -17,6 +17,7 @@ from credential_rotation.domain.evidence import EvidenceState
 from credential_rotation.domain.policy import Reason
 from credential_rotation.domain.rotation_due import RotationReason
 from credential_rotation.domain.unmanaged import Unmanageable
+from credential_rotation.domain.watch import WatchVerdict
 
 SCHEMA_VERSION = "2.1"
 SCHEMA_BASE = "https://github.com/voice-connector-credential-rotation/schemas"
@@ -114,6 +115,33 @@ class EvidenceInReport(EvidenceInEvent):
     successor_secret: str | None = Field(description="Where the phone team reads the successor (secret ARN).")
 
 
+class CallCounts(Document):
+    attempts: int = Field(ge=0)
+    failures: int = Field(ge=0)
+    sip_4xx: int = Field(ge=0)
+
+
+class WatchInEvent(Document):
+    verdict: WatchVerdict | None = Field(
+        description="healthy, broken (outbound failures or SIP 4xx rose: a restore was tried) or quiet "
+        "(no outbound call in the window); null when the watch itself failed."
+    )
+    signals: list[str] = Field(description="What rose: outbound-failures, sip-4xx.")
+    restored: int = Field(ge=0, description="Deleted usernames put back from their secret version.")
+    not_restorable: int = Field(ge=0, description="Deleted, broken, and not this workflow's to put back.")
+    error: ConnectorError | None
+
+
+class WatchInReport(Document):
+    verdict: WatchVerdict | None
+    signals: list[str]
+    watched: CallCounts | None = Field(description="Outbound calls in the watch window.")
+    baseline: CallCounts | None = Field(description="Outbound calls in the week before it.")
+    restored: list[str]
+    not_restorable: list[str]
+    error: ConnectorError | None
+
+
 class ConnectorInEvent(Document):
     voice_connector_id: str
     current: str | None = Field(
@@ -133,6 +161,9 @@ class ConnectorInEvent(Document):
     error: ConnectorError | None
     evidence: EvidenceInEvent | None = Field(
         default=None, description="What the call records said; null when the run used no evidence."
+    )
+    watch: WatchInEvent | None = Field(
+        default=None, description="The rollback watch on this connector; null when it was not watched."
     )
     stale_omitted: bool = Field(
         default=False,
@@ -163,6 +194,9 @@ class ConnectorInReport(ConnectorInEvent):
     issued: IssuedInReport | None
     evidence: EvidenceInReport | None = Field(
         default=None, description="What the call records said; null when the run used no evidence."
+    )
+    watch: WatchInReport | None = Field(  # type: ignore[assignment]
+        default=None, description="The rollback watch on this connector; null when it was not watched."
     )
 
 

@@ -13,6 +13,7 @@ from credential_rotation.domain.evidence import EvidenceState
 from credential_rotation.domain.policy import PolicySettings, Reason
 from credential_rotation.domain.rotation_due import RotationReason
 from credential_rotation.domain.unmanaged import Unmanageable
+from credential_rotation.domain.watch import WatchVerdict
 
 Trigger = Literal["schedule", "manual"]
 
@@ -91,6 +92,8 @@ class Run(WireModel):
     policy: Policy
     voice_connector_ids: tuple[str, ...]
     max_concurrency: int
+    # How long to watch a connector after deleting on it (0: no watch). A stack parameter only.
+    watch_seconds: int = 0
 
 
 class ResolveRunRequest(WireModel):
@@ -268,3 +271,61 @@ class ExecutionEnded(BaseModel):
             return cls.model_validate(event)
         except ValidationError as error:
             raise MalformedTaskInput(describe(error, "execution status change event")) from None
+
+
+class WatchSelectRequest(WireModel):
+    """The run's changes (one per connector, as ApplyPlans ended them) and how long to watch."""
+
+    changes: tuple[dict[str, Any], ...]
+    watch_seconds: int = Field(ge=0)
+
+
+class WatchSelection(WireModel):
+    """The connectors a run deleted on, to watch; WatchSeconds 0 when there is nothing to watch."""
+
+    watch_seconds: int
+    voice_connector_ids: tuple[str, ...]
+
+
+class WatchRequest(ConnectorTask):
+    watch_seconds: int = Field(ge=1)
+
+
+class CallCountsEntry(WireModel):
+    attempts: int
+    failures: int
+    sip_4xx: int
+
+
+class RestoreSummary(WireModel):
+    """What a restore put back, as the state carries it: counts and the record's digest."""
+
+    restored: int
+    not_restorable: int
+    record: RecordRef
+
+
+class WatchResult(WireModel):
+    voice_connector_id: str
+    verdict: WatchVerdict
+    signals: tuple[str, ...]
+    watched: CallCountsEntry
+    baseline: CallCountsEntry
+    restore: RestoreSummary | None = None
+
+
+class RestoreRequest(ConnectorTask):
+    step: Literal["RestoreDeleted"]
+
+
+class RestoreRecord(WireModel):
+    """What a restore did on a connector, as stored in the audit bucket."""
+
+    execution_arn: str
+    voice_connector_id: str
+    restored: tuple[str, ...]
+    # Deleted by this run, but not issued by this workflow, or its secret version is gone or not what
+    # this workflow wrote: a person must put it back.
+    not_restorable: tuple[str, ...]
+    # Back on the connector already (a person, or an earlier attempt): nothing to do.
+    already_listed: tuple[str, ...]

@@ -14,6 +14,10 @@ def outcome_key(execution_arn: str, voice_connector_id: str) -> str:
     return f"runs/{execution_name(execution_arn)}/outcomes/{voice_connector_id}.json"
 
 
+def restore_key(execution_arn: str, voice_connector_id: str) -> str:
+    return f"runs/{execution_name(execution_arn)}/restores/{voice_connector_id}.json"
+
+
 def report_key(execution_arn: str, started_at: str) -> str:
     # Dated folders, so that a person finds a night's report by its date.
     day = started_at[:10].replace("-", "/")

@@ -51,4 +51,6 @@ class Settings(BaseModel):
     default_quiet_days: int = Field(alias="DEFAULT_QUIET_DAYS", default=0, ge=0)
     default_retire_when_switched: bool = Field(alias="DEFAULT_RETIRE_WHEN_SWITCHED", default=True)
     evidence_max_lag_hours: int = Field(alias="EVIDENCE_MAX_LAG_HOURS", default=24, ge=1)
+    # The rollback watch: minutes to watch a connector after deleting on it (0: off).
+    watch_minutes: int = Field(alias="WATCH_MINUTES", default=0, ge=0, le=15)
     default_look_back_days: int = Field(alias="DEFAULT_LOOK_BACK_DAYS", default=30, ge=1)

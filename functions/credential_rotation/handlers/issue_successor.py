@@ -1,5 +1,6 @@
 """IssueSuccessor tasks: one function for the four steps of issuing, as a Secrets Manager rotation function
-is one function for its four steps. The state machine names the step."""
+is one function for its four steps. The state machine names the step. The rollback watch's restore
+("RestoreDeleted") runs here too: it is the one function that reads a credential's value."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -7,16 +8,19 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from credential_rotation.domain.models import IssueRequest
+from credential_rotation.domain.models import IssueRequest, RestoreRequest
 from credential_rotation.runtime import wiring
 from credential_rotation.runtime.task import task
 from credential_rotation.tasks.issuing import issue_step
+from credential_rotation.tasks.watching import restore_deleted
 
 logger = Logger()
 
 
 @task(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if isinstance(event, dict) and event.get("Step") == "RestoreDeleted":
+        return _restore(RestoreRequest.parse(event))
     request = IssueRequest.parse(event)
     vc_id = request.voice_connector_id
     logger.append_keys(voice_connector_id=vc_id, step=request.step)
@@ -31,3 +35,21 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         },
     )
     return successor.to_wire()
+
+
+def _restore(request: RestoreRequest) -> dict[str, Any]:
+    vc_id = request.voice_connector_id
+    logger.append_keys(voice_connector_id=vc_id, step=request.step)
+    summary, record = restore_deleted(
+        request, wiring.ledger(), wiring.connector_secrets(), wiring.voice_connectors(), wiring.run_records()
+    )
+    fingerprints = wiring.fingerprints()
+    logger.warning(
+        "Deleted credentials restored",
+        extra={
+            "restored": fingerprints.of_all(vc_id, record.restored),
+            "not_restorable": fingerprints.of_all(vc_id, record.not_restorable),
+            "restore": summary.record.key,
+        },
+    )
+    return summary.to_wire()

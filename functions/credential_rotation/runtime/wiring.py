@@ -11,6 +11,7 @@ from credential_rotation.adapters.alert_topic import AlertTopic
 from credential_rotation.adapters.audit_topic import AuditTopic
 from credential_rotation.adapters.call_record_store import CallRecordBucket
 from credential_rotation.adapters.chime import VoiceConnectorCredentials
+from credential_rotation.adapters.connector_health import ConnectorCallMetrics
 from credential_rotation.adapters.indexing_queue import IndexingQueue
 from credential_rotation.adapters.ledger import CredentialLedger
 from credential_rotation.adapters.run_lock import RunLock
@@ -111,6 +112,11 @@ def alert_topic() -> AlertTopic:
 
 
 @cache
+def connector_health() -> ConnectorCallMetrics:
+    return ConnectorCallMetrics(client("cloudwatch", AWS_CLIENT_CONFIG))
+
+
+@cache
 def fingerprints() -> Fingerprints:
     """Keyed with the stack's fingerprint key, read once per container and never logged."""
     secret = client("secretsmanager", AWS_CLIENT_CONFIG).get_secret_value(
@@ -129,6 +135,7 @@ def reset() -> None:
         run_records,
         audit_topic,
         alert_topic,
+        connector_health,
         fingerprints,
         usage_index,
         call_record_bucket,

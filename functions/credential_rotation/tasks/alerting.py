@@ -7,6 +7,9 @@ topic (the audit event is a record for every run; an alert asks someone to do so
   way) and the secret where the phone team reads the new credential.
 - Evidence stale: the call-record index could not be trusted, and deletions were held (evidence-stale):
   the page says why, so the index is repaired before the credentials it protects grow old.
+- Broken by a deletion: the rollback watch saw a connector's outbound failures or SIP 4xx rise after the
+  run deleted on it; the page says what rose and how many credentials were put back, and how many could
+  not be (not issued by this workflow, or their version is gone): those a person must restore.
 - Revoked: every run with a Revoke pages, whatever happened: per connector how many were removed, how
   many were kept because they were its last credential and no successor came (revoke-blocked), and its
   error. The usernames are in the report the page points to, never in the page.
@@ -22,13 +25,14 @@ MAX_PAGED_FINGERPRINTS = 10
 NOT_SWITCHED = "The phone system has not switched to its new SIP credential"
 EVIDENCE_STALE = "Credential deletions held: the call-record evidence is stale"
 REVOKED = "SIP credentials revoked"
+BROKEN = "A credential deletion broke outbound calls"
 
 
 def evidence_page(
     report: Mapping[str, Any], location: Mapping[str, Any] | None = None
 ) -> tuple[str, dict[str, Any]] | None:
     """(subject, message) of the page this run calls for, or None."""
-    not_switched, stale = [], []
+    not_switched, stale, broken = [], [], []
     policy = report.get("Policy") or {}
     revoke = _revoke_section(report, policy) if policy.get("RevokeUsernames") else None
     for entry in report["VoiceConnectors"]:
@@ -42,20 +46,33 @@ def evidence_page(
                     "SuccessorSecret": evidence.get("SuccessorSecret"),
                 }
             )
+        watch = entry.get("Watch") or {}
+        if watch.get("Verdict") == "broken" or (watch and watch.get("Error")):
+            broken.append(
+                {
+                    "VoiceConnectorId": entry["VoiceConnectorId"],
+                    "Verdict": watch.get("Verdict"),
+                    "Signals": watch.get("Signals", []),
+                    "Restored": len(watch.get("Restored", [])),
+                    "NotRestorable": len(watch.get("NotRestorable", [])),
+                    "Error": (watch.get("Error") or {}).get("Error"),
+                }
+            )
         held = (entry.get("Counts") or {}).get("evidence-stale", 0)
         if evidence.get("State") == EvidenceState.STALE and held:
             stale.append(
                 {"VoiceConnectorId": entry["VoiceConnectorId"], "Why": evidence.get("Why"), "Held": held}
             )
-    if not (revoke or not_switched or stale):
+    if not (broken or revoke or not_switched or stale):
         return None
-    subject = REVOKED if revoke else NOT_SWITCHED if not_switched else EVIDENCE_STALE
+    subject = BROKEN if broken else REVOKED if revoke else NOT_SWITCHED if not_switched else EVIDENCE_STALE
     return subject, {
         "ExecutionArn": report["ExecutionArn"],
         "StartedAt": report["StartedAt"],
         "DryRun": report["DryRun"],
         "Outcome": report["Outcome"],
         "Report": dict(location) if location else None,
+        "Broken": broken,
         "Revoke": revoke,
         "NotSwitched": not_switched,
         "EvidenceStale": stale,

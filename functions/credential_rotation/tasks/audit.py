@@ -23,8 +23,9 @@ from typing import Any
 from credential_rotation.domain.audit_documents import SCHEMA_VERSION
 from credential_rotation.domain.errors import RunRecordMismatch
 from credential_rotation.domain.evidence import EvidenceState
-from credential_rotation.domain.models import OutcomeRecord, PlanRecord, RecordRef
+from credential_rotation.domain.models import OutcomeRecord, PlanRecord, RecordRef, RestoreRecord
 from credential_rotation.domain.rotation_due import RotationReason
+from credential_rotation.domain.watch import WatchVerdict
 from credential_rotation.ports import RunRecords
 from credential_rotation.tasks.run_input import refusal_context
 
@@ -107,6 +108,41 @@ def _connector_entry(
     }
 
 
+def _watch_entry(
+    watch: Mapping[str, Any] | None, records: RunRecords, execution_arn: str
+) -> dict[str, Any] | None:
+    """What the rollback watch saw on a connector and what it put back (None: not watched)."""
+    if watch is None:
+        return None
+    result = watch.get("Watch") or {}
+    restore = result.get("Restore")
+    restored: list[str] = []
+    not_restorable: list[str] = []
+    error = error_entry(watch.get("Error"), watch.get("Step"))
+    if restore:
+        try:
+            record = records.read(
+                RecordRef.model_validate(restore["Record"]),
+                RestoreRecord,
+                watch["VoiceConnectorId"],
+                execution_arn,
+            )
+            restored, not_restorable = list(record.restored), list(record.not_restorable)
+        except RunRecordMismatch as mismatch:
+            error = error or error_entry(
+                {"Error": type(mismatch).__name__, "Cause": str(mismatch)}, "PublishAudit"
+            )
+    return {
+        "Verdict": result.get("Verdict"),
+        "Signals": list(result.get("Signals") or []),
+        "Watched": result.get("Watched"),
+        "Baseline": result.get("Baseline"),
+        "Restored": restored,
+        "NotRestorable": not_restorable,
+        "Error": error,
+    }
+
+
 def _outcome(run_error: Mapping[str, Any] | None, connectors: list[dict[str, Any]]) -> str:
     failed = sum(1 for connector in connectors if connector["Error"])
     if run_error or (connectors and failed == len(connectors)):
@@ -132,10 +168,12 @@ def build_report(
         # ResolveRun itself failed: the raw input is still in the state.
         (trigger, dry_run), policy = refusal_context(state.get("Input"), default_dry_run), None
     changes = {change["VoiceConnectorId"]: change for change in state.get("Changes") or []}
+    watches = {watch["VoiceConnectorId"]: watch for watch in state.get("Watches") or []}
     connectors = [
         _connector_entry(
             summary, changes.get(summary["VoiceConnectorId"], {}), records, state["ExecutionArn"]
         )
+        | {"Watch": _watch_entry(watches.get(summary["VoiceConnectorId"]), records, state["ExecutionArn"])}
         for summary in state.get("Plans") or []
     ]
     run_error = error_entry(state.get("RunError") or (refusal or {}).get("Refused"))
@@ -154,7 +192,7 @@ def build_report(
 
 
 # What the event leaves to the report.
-REPORT_ONLY = ("Reasons", "Skipped", "Unmanaged", "LedgerProblems", "LedgerUpdated", "Evidence")
+REPORT_ONLY = ("Reasons", "Skipped", "Unmanaged", "LedgerProblems", "LedgerUpdated", "Evidence", "Watch")
 # The successor as the event names it (the report adds its SecretArn).
 ISSUED_IN_EVENT = ("Username", "VersionId", "IssuedAt", "Promoted")
 
@@ -194,10 +232,24 @@ def _event_evidence(evidence: Mapping[str, Any] | None) -> dict[str, Any] | None
     return {"State": evidence["State"], "Why": _plain(why, MAX_EVENT_CAUSE_CHARACTERS) if why else None}
 
 
+def _event_watch(watch: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The watch's verdict and counts; the report names what was put back."""
+    if not watch:
+        return None
+    return {
+        "Verdict": watch["Verdict"],
+        "Signals": watch["Signals"],
+        "Restored": len(watch["Restored"]),
+        "NotRestorable": len(watch["NotRestorable"]),
+        "Error": _event_error(watch["Error"]),
+    }
+
+
 def _event_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     event_entry = {key: value for key, value in entry.items() if key not in REPORT_ONLY}
     event_entry["LedgerProblems"] = len(entry["LedgerProblems"])
     event_entry["Evidence"] = _event_evidence(entry.get("Evidence"))
+    event_entry["Watch"] = _event_watch(entry.get("Watch"))
     event_entry["Error"] = _event_error(entry["Error"])
     if entry["Issued"]:
         event_entry["Issued"] = {
@@ -260,6 +312,14 @@ _LONGEST_EVIDENCE: dict[str, Any] = {
     "Unused": [],
     "Switched": [],
 }
+_LONGEST_WATCH: dict[str, Any] = {
+    "Verdict": max((verdict.value for verdict in WatchVerdict), key=len),
+    "Signals": ["outbound-failures", "sip-4xx"],
+    # Counts in the event: at most MAX_DELETIONS_LIMIT each.
+    "Restored": [None] * 10_000,
+    "NotRestorable": [None] * 10_000,
+    "Error": _LONGEST_ERROR,
+}
 _LONGEST_ROTATION = {"Due": False, "Reason": max((reason.value for reason in RotationReason), key=len)}
 
 
@@ -289,6 +349,7 @@ def largest_event_bytes(plans: Iterable[Mapping[str, Any]], policy: Mapping[str,
                 "Error": planning_error or _LONGEST_ERROR,
                 "LedgerProblems": [None] * int(plan.get("LedgerProblems", 0)),
                 "Evidence": _LONGEST_EVIDENCE,
+                "Watch": _LONGEST_WATCH,
                 "StaleOmitted": False,
             }
         )

@@ -256,6 +256,7 @@ def resolve_run(
         ),
         voice_connector_ids=tuple(voice_connector_ids),
         max_concurrency=settings.max_concurrency,
+        watch_seconds=settings.watch_minutes * 60,
     )
 
 
