@@ -87,9 +87,11 @@ unit: $(VENV)/.installed $(SAM_VENV)/.installed
 schemas: $(VENV)/.installed
 	PYTHONPATH=functions $(BIN)/python -m credential_rotation.domain.audit_documents schemas
 
-# Cold-start import time of a handler, X-Ray tracing off and on.
+# Cold-start import time of a handler, X-Ray tracing off and on; then call-record indexing over moto:
+# records/s per invocation, AWS requests per record, and the cost per million calls (about a minute).
 bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks.cold_import
+	$(BIN)/python -m benchmarks.call_record_indexing
 
 # Every tier. The slow tests start first (tests/conftest.py); worksteal evens out the two workers' ends.
 test: lint validate
