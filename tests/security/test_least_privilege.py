@@ -87,6 +87,31 @@ ALLOWED_UNSCOPED = (
         "*",
         "X-Ray's write and sampling APIs support no resource-level permission (tracing is optional).",
     ),
+    Unscoped(
+        frozenset({"chime:GetGlobalSettings"}),
+        "*",
+        "GetGlobalSettings supports no resource-level permission; it reads one setting of the account, the "
+        "bucket its call detail records go to, which the indexer reads them from.",
+    ),
+    Unscoped(
+        frozenset({"cloudwatch:GetMetricData"}),
+        "*",
+        "GetMetricData supports no resource-level permission; the rollback watch reads the "
+        "AWS/ChimeVoiceConnector metrics of the connectors a run deleted on.",
+    ),
+    Unscoped(
+        frozenset({"s3:GetObject"}),
+        {"Fn::Sub": "arn:${AWS::Partition}:s3:::*/Amazon-Chime-Voice-Connector-CDRs/json/*"},
+        "Only when the CallRecordsBucket parameter is empty: the CDR bucket is the account's, named by the "
+        "Chime SDK global settings at run time. The CDR folder of any bucket, never another key; the "
+        "indexer reads only the bucket Chime reports, and the README asks for the parameter.",
+    ),
+    Unscoped(
+        frozenset({"s3:ListBucket"}),
+        {"Fn::Sub": "arn:${AWS::Partition}:s3:::*"},
+        "Only when the CallRecordsBucket parameter is empty, for the backfill's listing, and only under the "
+        "CDR folder (the statement's s3:prefix condition).",
+    ),
 )
 
 # No role carries a managed policy. The function roles are written in the template with inline policies
@@ -629,11 +654,11 @@ def test_no_role_carries_a_managed_policy(every_deployment):
 def test_every_function_writes_logs_to_its_own_log_group_only(every_deployment):
     """In the template as written and as SAM deploys it, in every combination of conditions."""
     template = load_template()
-    assert len(list(functions(template))) == 7
+    assert len(list(functions(template))) == 10
     assert not function_log_findings(template)
     problems: dict[str, str] = {}
     for deployment in every_deployment:
-        assert len(list(resources_of_type(deployment.template, "AWS::Lambda::Function"))) == 7
+        assert len(list(resources_of_type(deployment.template, "AWS::Lambda::Function"))) == 10
         for finding in function_log_findings(deployment.template):
             problems.setdefault(finding, deployment.label)
     assert not problems, "\n".join(f"{finding}  [{label}]" for finding, label in problems.items())

@@ -66,8 +66,8 @@ def state_machine(template: dict) -> dict:
 
 
 def the_rule(template: dict) -> dict:
-    (rule,) = resources(template, "AWS::Events::Rule").values()
-    return rule["Properties"]
+    """The rule on the state machine's ends (the other rule takes call records to the indexing queue)."""
+    return properties(template, "RunFailedRule")
 
 
 def dashboard_body(template: dict, values: dict[str, str] | None = None) -> dict:
@@ -165,6 +165,19 @@ ALARMS = {
         "MetricName": "Errors",
         "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": "PublishAuditFunction"}}],
         "Statistic": "Sum",
+        "Period": 300,
+        "EvaluationPeriods": 1,
+        "Threshold": 1,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "notBreaching",
+    },
+    "IndexingDeadLetterAlarm": {
+        "Namespace": "AWS/SQS",
+        "MetricName": "ApproximateNumberOfMessagesVisible",
+        "Dimensions": [
+            {"Name": "QueueName", "Value": {"Fn::GetAtt": ["IndexingDeadLetterQueue", "QueueName"]}}
+        ],
+        "Statistic": "Maximum",
         "Period": 300,
         "EvaluationPeriods": 1,
         "Threshold": 1,

@@ -38,6 +38,13 @@ CHIME_TASKS = {"ResolveRun", "PlanConnector", "SetSecret", "TestSecret", "Delete
 SECRETS_TASKS = {"PlanConnector", "CreateSecret", "SetSecret", "FinishSecret", "DeleteCredentials"}
 # The four steps of issuing run one function, as a Secrets Manager rotation function runs its four steps.
 ISSUE_STEPS = {"CreateSecret", "SetSecret", "TestSecret", "FinishSecret"}
+# Tasks that run a function shared with other tasks (the task names its Step), and that function.
+SHARED_FUNCTIONS = dict.fromkeys(ISSUE_STEPS, "IssueSuccessor") | {
+    "RestoreDeleted": "IssueSuccessor",
+    "SelectWatched": "WatchDeletions",
+    "CheckConnector": "WatchDeletions",
+}
+STEP_OF = {"SelectWatched": "Select", "CheckConnector": "Check"}
 VOICE_CONNECTOR_ARN = {"Fn::Sub": "arn:${AWS::Partition}:chime:${AWS::Region}:${AWS::AccountId}:vc/*"}
 # The parameter when it is set, otherwise a prefix that holds the stack's name (no other stack shares it).
 SECRET_NAME_PREFIX = {
@@ -99,18 +106,22 @@ def test_every_task_runs_a_function_of_this_stack(template, states):
     }
     tasks = {name: state for name, state in states.items() if state["Type"] == "Task"}
     assert tasks
-    expected = {name: "IssueSuccessor" if name in ISSUE_STEPS else name for name in tasks}
+    expected = {name: SHARED_FUNCTIONS.get(name, name) for name in tasks}
     for name, task in tasks.items():
         placeholder = task["Resource"].removeprefix("${").removesuffix("}")
         assert substitutions[placeholder] == {"Fn::GetAtt": [f"{expected[name]}Function", "Arn"]}, name
-        if name in ISSUE_STEPS:
-            assert task["Parameters"]["Step"] == name
-    # Every function is a task's but the one EventBridge starts when an execution ends.
+        if name in SHARED_FUNCTIONS:
+            assert task["Parameters"]["Step"] == STEP_OF.get(name, name), name
+    # Every function is a task's but those an event starts (an execution's end, the call-record queue)
+    # and the backfill a person invokes once.
     started_by_events = {
         name for name in functions if template["Resources"][name]["Properties"].get("Events")
     }
-    assert started_by_events == {"ReleaseRunLockFunction"}
-    assert {f"{name}Function" for name in expected.values()} == functions - started_by_events
+    assert started_by_events == {"ReleaseRunLockFunction", "IndexCallRecordsFunction"}
+    invoked_by_hand = {"BackfillCallRecordsFunction"}
+    assert {
+        f"{name}Function" for name in expected.values()
+    } == functions - started_by_events - invoked_by_hand
 
 
 # What the state machine's role needs beside invoking its functions: log delivery and, when tracing, X-Ray.
@@ -378,12 +389,15 @@ EXPECTED_ACTIONS = {
         "secretsmanager:GetSecretValue",
         "s3:PutObject",
         "kms:GenerateDataKey",
+        # The depth of the call-record index's dead-letter queue (evidence).
+        "sqs:GetQueueAttributes",
     },
     "CheckDeletionLimitFunction": set(),
     "DeleteCredentialsFunction": {
         "chime:ListVoiceConnectorTerminationCredentials",
         "chime:DeleteVoiceConnectorTerminationCredentials",
         "dynamodb:Query",
+        "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         # Stages and version ids only; GetSecretValue on the fingerprint key only.
         "secretsmanager:DescribeSecret",
@@ -392,6 +406,7 @@ EXPECTED_ACTIONS = {
         "s3:PutObject",
         "kms:Decrypt",
         "kms:GenerateDataKey",
+        "sqs:GetQueueAttributes",
     },
     "IssueSuccessorFunction": {
         "chime:PutVoiceConnectorTerminationCredentials",
@@ -406,6 +421,8 @@ EXPECTED_ACTIONS = {
         "dynamodb:UpdateItem",
         "kms:Decrypt",
         "kms:GenerateDataKey",
+        # The rollback watch's restore record.
+        "s3:PutObject",
     },
     "PublishAuditFunction": {
         "sns:Publish",
@@ -416,6 +433,41 @@ EXPECTED_ACTIONS = {
         "dynamodb:DeleteItem",
     },
     "ReleaseRunLockFunction": {"dynamodb:UpdateItem"},
+    "WatchDeletionsFunction": {"cloudwatch:GetMetricData"},
+    # The index's own rows only (test_the_indexer_writes_only_the_call_index_rows).
+    "IndexCallRecordsFunction": {
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "chime:GetGlobalSettings",
+        "s3:GetObject",
+        "s3:ListBucket",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:SendMessage",
+    },
+    "BackfillCallRecordsFunction": {
+        "chime:ListVoiceConnectors",
+        "chime:GetGlobalSettings",
+        "dynamodb:UpdateItem",
+        "sqs:SendMessage",
+    },
+}
+# The CDR bucket's folder, in the bucket the stack names or (without the parameter) any bucket.
+CDR_FOLDER = "Amazon-Chime-Voice-Connector-CDRs/json/*"
+CDR_OBJECTS = {
+    "Fn::If": [
+        "HasCallRecordsBucket",
+        {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::${{CallRecordsBucket}}/{CDR_FOLDER}"},
+        {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::*/{CDR_FOLDER}"},
+    ]
+}
+CDR_BUCKETS = {
+    "Fn::If": [
+        "HasCallRecordsBucket",
+        {"Fn::Sub": "arn:${AWS::Partition}:s3:::${CallRecordsBucket}"},
+        {"Fn::Sub": "arn:${AWS::Partition}:s3:::*"},
+    ]
 }
 
 
@@ -446,14 +498,23 @@ def audit_records(prefix: str) -> dict:
 
 def test_every_permission_is_scoped_to_this_stack_or_this_accounts_voice_connectors(template):
     expected_resources = {
-        "chime:ListVoiceConnectors": ["*"],  # the API supports no resource-level permission
+        # These APIs support no resource-level permission.
+        "chime:ListVoiceConnectors": ["*"],
+        "chime:GetGlobalSettings": ["*"],
+        "cloudwatch:GetMetricData": ["*"],
         "chime:": [VOICE_CONNECTOR_ARN],
         "dynamodb:": [{"Fn::GetAtt": ["LedgerTable", "Arn"]}],
         "secretsmanager:": [SECRETS_ARN, FINGERPRINT_KEY],
-        "sns:": [{"Ref": "AuditTopic"}],
-        "kms:": [AUDIT_KEY],
+        "sns:": [{"Ref": "AuditTopic"}, {"Ref": "AlertsTopic"}],
+        "kms:": [AUDIT_KEY, {"Fn::GetAtt": ["AlertsKey", "Arn"]}],
         "s3:": [
-            audit_records(prefix) for prefix in ("runs/*/plans/*", "runs/*/outcomes/*", "runs/*", "reports/*")
+            audit_records(prefix)
+            for prefix in ("runs/*/plans/*", "runs/*/outcomes/*", "runs/*/restores/*", "runs/*", "reports/*")
+        ]
+        + [CDR_OBJECTS, CDR_BUCKETS],
+        "sqs:": [
+            {"Fn::GetAtt": ["IndexingQueue", "Arn"]},
+            {"Fn::GetAtt": ["IndexingDeadLetterQueue", "Arn"]},
         ],
     }
     for function in EXPECTED_ACTIONS:
@@ -510,10 +571,12 @@ AUDIT_RECORD_ACCESS = {
     "PlanConnectorFunction": {("s3:PutObject", "runs/*/plans/*")},
     "DeleteCredentialsFunction": {("s3:GetObject", "runs/*/plans/*"), ("s3:PutObject", "runs/*/outcomes/*")},
     "PublishAuditFunction": {("s3:GetObject", "runs/*"), ("s3:PutObject", "reports/*")},
+    "IssueSuccessorFunction": {("s3:PutObject", "runs/*/restores/*")},
 }
 RECORD_WRITERS = {
     "runs/*/plans/*": "PlanConnectorRole",
     "runs/*/outcomes/*": "DeleteCredentialsRole",
+    "runs/*/restores/*": "IssueSuccessorRole",
     "reports/*": "PublishAuditRole",
 }
 
@@ -524,7 +587,8 @@ def test_each_function_reaches_only_its_own_records_in_the_audit_bucket(template
             (action, statement["Resource"]["Fn::Sub"].removeprefix("${AuditBucket.Arn}/"))
             for statement in function_statements(template, function)
             for action in actions(statement)
-            if action.startswith("s3:")
+            # The CDR bucket is the account's, not the audit bucket.
+            if action.startswith("s3:") and statement["Resource"] not in (CDR_OBJECTS, CDR_BUCKETS)
         }
         for function in EXPECTED_ACTIONS
     }

@@ -43,6 +43,10 @@ RETRIED_ERRORS = frozenset(
         "InternalErrorException",
         "KMSThrottlingException",
         "DeletionOutcomeUnknown",
+        # CloudWatch (the rollback watch's GetMetricData).
+        "LimitExceededException",
+        "InternalServiceFault",
+        "Throttling",
     }
 )
 

@@ -129,7 +129,7 @@ class WatchInEvent(Document):
     signals: list[str] = Field(description="What rose: outbound-failures, sip-4xx.")
     restored: int = Field(ge=0, description="Deleted usernames put back from their secret version.")
     not_restorable: int = Field(ge=0, description="Deleted, broken, and not this workflow's to put back.")
-    error: ConnectorError | None
+    error: str | None = Field(description="The name of the error that stopped the watch or the restore.")
 
 
 class WatchInReport(Document):

@@ -241,7 +241,8 @@ def _event_watch(watch: Mapping[str, Any] | None) -> dict[str, Any] | None:
         "Signals": watch["Signals"],
         "Restored": len(watch["Restored"]),
         "NotRestorable": len(watch["NotRestorable"]),
-        "Error": _event_error(watch["Error"]),
+        # The error's name only: the report keeps its step and cause.
+        "Error": _plain(watch["Error"]["Error"], MAX_EVENT_ERROR_NAME_CHARACTERS) if watch["Error"] else None,
     }
 
 
@@ -348,8 +349,9 @@ def largest_event_bytes(plans: Iterable[Mapping[str, Any]], policy: Mapping[str,
                 "Issued": _LONGEST_ISSUED if (plan.get("Rotation") or {}).get("Due") else None,
                 "Error": planning_error or _LONGEST_ERROR,
                 "LedgerProblems": [None] * int(plan.get("LedgerProblems", 0)),
-                "Evidence": _LONGEST_EVIDENCE,
-                "Watch": _LONGEST_WATCH,
+                # Evidence only when the run asks for it; a watch only where something may be deleted.
+                "Evidence": _LONGEST_EVIDENCE if policy.get("QuietDays") else None,
+                "Watch": _LONGEST_WATCH if int(plan.get("StaleCount", 0)) else None,
                 "StaleOmitted": False,
             }
         )
