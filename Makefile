@@ -21,7 +21,7 @@ help:
 	@echo "make demo    run the real state machine end to end in the offline sandbox"
 	@echo "make test    every check: lint, template and ASL validation, tests with coverage"
 	@echo "make run EVENT=events/<file>.json   run one input file in the sandbox"
-	@echo "make bench   cold-start import time of a handler, tracing off and on"
+	@echo "make bench   cold-start import time of a handler; call-record indexing throughput and cost"
 
 $(VENV)/.installed: requirements-dev.txt functions/requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.13 (pyenv install 3.13)"; exit 1; }
