@@ -1,12 +1,19 @@
 """A Chime SDK Voice emulator, written as a moto backend (moto implements none of chime-sdk-voice).
 
-It answers the voice connector and termination credential operations as the botocore model describes
-them: the same routes, status codes, modelled error codes, and NotFound for an unknown connector. Faults
-can be injected per operation (a scripted sequence of errors, a rate limit answering
+It answers the voice connector, termination credential and global settings operations as the botocore
+model describes them: the same routes, status codes, modelled error codes, and NotFound for an unknown
+connector. Faults can be injected per operation (a scripted sequence of errors, a rate limit answering
 ThrottledClientException, a hook that runs just before an operation) and every call is logged, without
 its passwords, so tests and the demo can see what the workflow did.
+
+It also plays the connector's SIP side, which has no API: ``authenticate_outbound`` checks a call's
+digest username and password against the connector's credentials, as termination does, and keeps every
+outbound attempt per connector (the outcome and the username tried, never the password), the stand-in
+for the ``AWS/ChimeVoiceConnector`` metrics. ``sandbox/phone_system.py`` places the calls and writes
+their call detail records.
 """
 
+import hmac
 import json
 import random
 import re
@@ -43,6 +50,8 @@ ERROR_STATUS = {
     "ServiceUnavailableException": 503,
 }
 ROUTES = [
+    ("GET", re.compile(r"^/settings$"), "GetGlobalSettings"),
+    ("PUT", re.compile(r"^/settings$"), "UpdateGlobalSettings"),
     ("GET", re.compile(r"^/voice-connectors$"), "ListVoiceConnectors"),
     ("POST", re.compile(r"^/voice-connectors$"), "CreateVoiceConnector"),
     ("GET", re.compile(r"^/voice-connectors/(?P<id>[^/]+)$"), "GetVoiceConnector"),
@@ -121,6 +130,22 @@ class Faults:
         return None
 
 
+# The botocore model's S3BucketName (GetGlobalSettings' VoiceConnector.CdrBucket).
+S3_BUCKET_NAME = re.compile(r"(?!(^xn--|.+-s3alias$))^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+AUTHENTICATED = "Completed"
+AUTHENTICATION_FAILED = "AuthenticationFailed"
+
+
+@dataclass(frozen=True)
+class OutboundAttempt:
+    """One call the phone system sent through the connector's termination (never with its password)."""
+
+    at: datetime
+    # The digest username offered; None: none offered (the allowed-host list alone admitted the call).
+    username: str | None
+    outcome: str  # AUTHENTICATED or AUTHENTICATION_FAILED
+
+
 @dataclass
 class VoiceConnector:
     voice_connector_id: str
@@ -129,7 +154,12 @@ class VoiceConnector:
     require_encryption: bool
     arn: str
     created: str
-    credentials: dict[str, str] = field(default_factory=dict)  # username -> password, in insertion order
+    credentials: dict[str, str] = field(default_factory=dict, repr=False)  # username -> password, in order
+    outbound_attempts: list[OutboundAttempt] = field(default_factory=list)
+
+    @property
+    def failed_authentications(self) -> list[OutboundAttempt]:
+        return [attempt for attempt in self.outbound_attempts if attempt.outcome == AUTHENTICATION_FAILED]
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -148,6 +178,8 @@ class ChimeVoiceBackend(BaseBackend):
     def __init__(self, region_name: str, account_id: str) -> None:
         super().__init__(region_name, account_id)
         self.voice_connectors: dict[str, VoiceConnector] = {}
+        # GetGlobalSettings' answer: {"VoiceConnector": {"CdrBucket": ...}} once UpdateGlobalSettings set it.
+        self.global_settings: dict[str, Any] = {}
         self.faults = Faults()
         self.calls: list[Call] = []
         # Step Functions' Map calls from several threads at once.
@@ -158,6 +190,55 @@ class ChimeVoiceBackend(BaseBackend):
         return {URL_PATTERN.pattern + r"/.*": dispatch}
 
     # Operations
+
+    def get_global_settings(self) -> tuple[int, dict]:
+        return 200, json.loads(json.dumps(self.global_settings))
+
+    def update_global_settings(self, params: dict) -> tuple[int, dict]:
+        settings = params.get("VoiceConnector")
+        if not isinstance(settings, dict):
+            raise ChimeVoiceError("BadRequestException", "VoiceConnector is required")
+        bucket = settings.get("CdrBucket")
+        if bucket is not None and not (isinstance(bucket, str) and S3_BUCKET_NAME.match(bucket)):
+            raise ChimeVoiceError("BadRequestException", "CdrBucket is not a bucket name")
+        self.global_settings = {"VoiceConnector": {"CdrBucket": bucket} if bucket else {}}
+        return 204, {}
+
+    @property
+    def cdr_bucket(self) -> str | None:
+        return self.global_settings.get("VoiceConnector", {}).get("CdrBucket")
+
+    def authenticate_outbound(
+        self, connector_id: str, username: str | None, password: str | None, at: datetime
+    ) -> bool:
+        """Whether termination admits an outbound call offering this digest username and password.
+
+        A connector without credentials asks for none (the administration guide: only its allowed hosts
+        apply), so what the call offers is not used and the call carries no SipAuthUser. Otherwise the
+        pair must be one of the connector's credentials; a call offering none is refused too. Whether a
+        connector with credentials still admits a call by its allowed hosts alone is not documented: the
+        phone system's ``call_from_allowed_host`` says so explicitly instead.
+        """
+        with self.lock:
+            connector = self._connector(connector_id)
+            if not connector.credentials:
+                connector.outbound_attempts.append(OutboundAttempt(at, None, AUTHENTICATED))
+                return True
+            expected = connector.credentials.get(username or "")
+            admitted = (
+                username is not None
+                and password is not None
+                and expected is not None
+                and hmac.compare_digest(expected.encode(), password.encode())
+            )
+            outcome = AUTHENTICATED if admitted else AUTHENTICATION_FAILED
+            connector.outbound_attempts.append(OutboundAttempt(at, username, outcome))
+            return admitted
+
+    def admit_from_allowed_host(self, connector_id: str, at: datetime) -> None:
+        """An outbound call admitted by the connector's allowed-host list, without digest authentication."""
+        with self.lock:
+            self._connector(connector_id).outbound_attempts.append(OutboundAttempt(at, None, AUTHENTICATED))
 
     def create_voice_connector(self, params: dict) -> tuple[int, dict]:
         for required in ("Name", "RequireEncryption"):
@@ -276,6 +357,10 @@ def _execute(
         return backend.create_voice_connector(params)
     if operation == "ListVoiceConnectors":
         return backend.list_voice_connectors(query)
+    if operation == "GetGlobalSettings":
+        return backend.get_global_settings()
+    if operation == "UpdateGlobalSettings":
+        return backend.update_global_settings(params)
     assert connector_id is not None
     return {
         "GetVoiceConnector": lambda: backend.get_voice_connector(connector_id),

@@ -1,16 +1,26 @@
 """EventBridge as the stack uses it: Step Functions' execution status changes, delivered to the rules'
-Lambda and SNS targets.
+Lambda and SNS targets, and S3's "Object Created" events of the call detail record bucket, delivered to
+the indexing queue.
 
 moto's EventBridge matches patterns and applies input transformers, but delivers to log groups, archives,
 queues and buses only, and moto's Step Functions emits no status change. Here the sandbox emits the event
 when an execution ends (``emit_status_change``), and targets that are this stack's functions or topics get
 it as AWS would deliver it: the ReleaseRunLock function runs, and the RunFailedRule's alert lands on the
 alerts topic.
+
+moto's S3 sends a bucket's events to every rule when the bucket's EventBridge notifications are on
+(``moto/s3/notifications.py``), and swallows whatever a delivery raises, as S3's asynchronous delivery
+would. A queue target gets the whole event as its message body, as EventBridge sends it, once its queue
+policy lets this rule send (EventBridge's delivery is refused without it: the event is lost and counted
+as a failed invocation). Every failed delivery is kept in ``failures`` so that a test can see it.
 """
 
+import fnmatch
 import json
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
@@ -18,11 +28,22 @@ from unittest import mock
 from moto.awslambda.utils import get_backend
 from moto.events.models import EventTemplateParser, Rule
 from moto.sns.models import sns_backends
+from moto.sqs.models import sqs_backends
 from moto.utilities.arns import parse_arn
 
 from sandbox.executions import Execution
 
 DETAIL_TYPE = "Step Functions Execution Status Change"
+EVENTBRIDGE = "events.amazonaws.com"
+
+
+@dataclass(frozen=True)
+class FailedDelivery:
+    """A target that did not get a matched event (CloudWatch's FailedInvocations of the rule)."""
+
+    rule: str
+    target: str
+    reason: str
 
 
 def status_change_event(execution: Execution, state_machine_arn: str) -> dict[str, Any]:
@@ -38,19 +59,93 @@ def status_change_event(execution: Execution, state_machine_arn: str) -> dict[st
     return {"Source": "aws.states", "DetailType": DETAIL_TYPE, "Detail": json.dumps(detail)}
 
 
+def _as_delivered(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The event as a target receives it: ``time`` in ISO 8601 (moto keeps it as epoch seconds), its
+    own id, and without moto's bookkeeping."""
+    delivered = {key: value for key, value in event.items() if key != "ingestion-time"}
+    moment = delivered.get("time")
+    if isinstance(moment, int | float):
+        delivered["time"] = datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if delivered.get("source") == "aws.s3":
+        # moto's S3 gives every event the same id (its template's); each S3 event has one of its own.
+        delivered["id"] = str(uuid.uuid4())
+    return delivered
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _condition_holds(condition: Mapping[str, Any], context: Mapping[str, str]) -> bool:
+    """The condition operators a queue policy for EventBridge uses; any other one raises, so that a policy
+    the sandbox cannot judge is never judged as allowing."""
+    for operator, tests in condition.items():
+        for key, expected in tests.items():
+            actual = context.get(key)
+            values = _listed(expected)
+            if operator in ("ArnEquals", "StringEquals"):
+                holds = actual in values
+            elif operator in ("ArnLike", "StringLike"):
+                holds = actual is not None and any(fnmatch.fnmatchcase(actual, value) for value in values)
+            else:
+                raise NotImplementedError(f"the sandbox cannot evaluate the condition operator {operator}")
+            if not holds:
+                return False
+    return True
+
+
+def queue_policy_allows(policy: Mapping[str, Any] | None, queue_arn: str, rule: Rule) -> bool:
+    """Whether a queue's resource policy lets this rule's EventBridge deliveries send to it: an Allow for
+    the EventBridge service principal, sqs:SendMessage on the queue, its conditions met, and no Deny."""
+    context = {"aws:SourceArn": rule.arn, "aws:SourceAccount": rule.account_id}
+    allowed = False
+    for statement in _listed((policy or {}).get("Statement", [])):
+        principal = statement.get("Principal", {})
+        services = _listed(principal.get("Service", [])) if isinstance(principal, dict) else []
+        applies = (
+            (principal == "*" or EVENTBRIDGE in services)
+            and {"sqs:SendMessage", "sqs:*", "*"} & set(_listed(statement.get("Action", [])))
+            and {queue_arn, "*"} & set(_listed(statement.get("Resource", [])))
+            and _condition_holds(statement.get("Condition", {}), context)
+        )
+        if applies and statement.get("Effect") == "Deny":
+            return False
+        allowed = allowed or bool(applies and statement.get("Effect") == "Allow")
+    return allowed
+
+
+def _send_to_queue(rule: Rule, target_arn: str, body: str) -> str | None:
+    """Send as EventBridge does; the reason it could not, or None."""
+    arn = parse_arn(target_arn)
+    backend = sqs_backends[arn.account][arn.region]
+    queue = backend.queues.get(arn.resource_id)
+    if queue is None:
+        return "NoSuchQueue"
+    policy = queue.policy if isinstance(queue.policy, dict) else json.loads(queue.policy or "{}")
+    if not queue_policy_allows(policy, queue.queue_arn, rule):
+        return "AccessDenied"
+    backend.send_message(queue_name=arn.resource_id, message_body=body)
+    return None
+
+
 @contextmanager
-def delivering() -> Iterator[None]:
-    """While active, rules deliver to Lambda functions and SNS topics, the only targets this stack has."""
+def delivering(failures: list[FailedDelivery] | None = None) -> Iterator[None]:
+    """While active, rules deliver to Lambda functions, SNS topics and SQS queues, this stack's targets."""
+    failures = [] if failures is None else failures
 
     def send(rule: Rule, original_event: Any, transform_input: bool = True) -> None:
-        if not rule.event_pattern.matches_event(original_event):
+        if rule.state != "ENABLED" or not rule.event_pattern.matches_event(original_event):
             return
         for target in rule.targets:
             arn = parse_arn(target["Arn"])
-            if arn.service not in ("lambda", "sns"):
+            if arn.service not in ("lambda", "sns", "sqs"):
+                failures.append(FailedDelivery(rule.name, target["Arn"], "unsupported target"))
                 raise NotImplementedError(
-                    f"the sandbox delivers to Lambda and SNS targets only, not {arn.service}"
+                    f"the sandbox delivers to Lambda, SNS and SQS targets only, not {arn.service}"
                 )
+            if arn.service == "sqs":
+                _deliver_to_queue(rule, target, original_event)
+                continue
             transformer = target.get("InputTransformer", {})
             event = EventTemplateParser.parse(
                 input_template=transformer.get("InputTemplate"),
@@ -63,6 +158,29 @@ def delivering() -> Iterator[None]:
                 get_backend(arn.account, arn.region).invoke(arn.resource_id, None, body.encode(), {}, {})
             else:
                 sns_backends[arn.account][arn.region].publish(message=body, arn=target["Arn"])
+
+    def _deliver_to_queue(rule: Rule, target: dict[str, Any], original_event: Any) -> None:
+        if "Input" in target or "InputPath" in target:
+            raise NotImplementedError("the sandbox delivers whole events or InputTransformer output only")
+        event = _as_delivered(original_event)
+        transformer = target.get("InputTransformer")
+        if transformer:
+            parsed = EventTemplateParser.parse(
+                input_template=transformer.get("InputTemplate"),
+                input_paths_map=transformer.get("InputPathsMap", {}),
+                event=event,
+            )
+            body = parsed if isinstance(parsed, str) else json.dumps(parsed)
+        else:
+            body = json.dumps(event)
+        try:
+            refused = _send_to_queue(rule, target["Arn"], body)
+        except Exception as error:
+            # moto's S3 swallows what its EventBridge delivery raises: keep it where a test can see it.
+            failures.append(FailedDelivery(rule.name, target["Arn"], f"{type(error).__name__}: {error}"))
+            raise
+        if refused is not None:
+            failures.append(FailedDelivery(rule.name, target["Arn"], refused))
 
     with mock.patch.object(Rule, "send_to_targets", send):
         yield

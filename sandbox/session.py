@@ -5,6 +5,12 @@
         sandbox.travel(days=120)
         execution = sandbox.run({"DryRun": False})
 
+        sandbox.phone.call(connector, "sip-a", password)   # a call detail record in the CDR bucket
+        sandbox.index_call_records()                      # the indexing queue, drained as Lambda would
+
+The account's own set-up comes first, as it would before the stack is deployed: a call detail record
+bucket with EventBridge notifications on, named in the Chime SDK global settings.
+
 Fake credentials and the region are set here, for the session only, and never read from the machine.
 """
 
@@ -24,15 +30,19 @@ from botocore.config import Config
 from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
 from moto.sns.models import sns_backends
+from moto.sqs.models import sqs_backends
 
 from credential_rotation.adapters.run_lock import LOCK_KEY, LONGEST_TASK
 from credential_rotation.domain.redaction import Fingerprints
 from credential_rotation.runtime import wiring
 from sandbox import chime_emulator, event_bus, process_cache
 from sandbox.aws_faults import AwsFaults
+from sandbox.event_bus import FailedDelivery
 from sandbox.executions import FINAL_STATUSES, Execution, wait_for
 from sandbox.lambda_runtime import FunctionLogs, Invocation, in_process_lambda
+from sandbox.phone_system import PhoneSystem
 from sandbox.retry_clock import RetryClock
+from sandbox.sqs_poller import Drained, FunctionErrored, SqsPoller
 from sandbox.stack import ACCOUNT_ID, REGION, DeployedStack, deploy_stack
 
 FAKE_ENVIRONMENT = {
@@ -46,6 +56,8 @@ FAKE_ENVIRONMENT = {
 }
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 DEFAULT_START = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
+# The account's call detail record bucket (outside the stack: the account's, as Chime's settings name it).
+CDR_BUCKET = f"chime-call-records-{ACCOUNT_ID}"
 # moto's interpreter logs every task failure at ERROR, expected ones included; the history has them all.
 logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
 
@@ -94,6 +106,10 @@ class Sandbox:
         self._alerts_cursor = 0
         self._ended: set[str] = set()
         self._clients: dict[str, Any] = {}
+        # Events a rule matched and could not deliver (EventBridge's FailedInvocations).
+        self.event_failures: list[FailedDelivery] = []
+        self.cdr_bucket = CDR_BUCKET
+        self.phone: PhoneSystem
 
     def __enter__(self) -> "Sandbox":
         try:
@@ -110,13 +126,15 @@ class Sandbox:
             )
             self._exit.enter_context(self.retry_clock.installed())
             self._exit.enter_context(serialised_dynamodb())
-            self._exit.enter_context(event_bus.delivering())
+            self._exit.enter_context(event_bus.delivering(self.event_failures))
             # A function deployed with LogLevel DEBUG sets the root logger's level, as Lambda's runtime does.
             root = logging.getLogger()
             self._exit.callback(root.setLevel, root.level)
             # A new stack is a new set of containers: no client or setting survives from a previous one.
             wiring.reset()
             self._exit.callback(wiring.reset)
+            self._set_up_call_records()
+            self.phone = PhoneSystem(self.chime_backend, self.client("s3"))
             self.stack = deploy_stack(self.client, self._stack_name, self._parameters)
         except BaseException:
             self._exit.close()
@@ -148,6 +166,49 @@ class Sandbox:
 
     def travel(self, days: float = 0, **kwargs: float) -> None:
         self._traveller.shift(timedelta(days=days, **kwargs))
+
+    # The account's call detail records, set up as the account's administrator would (not by the stack)
+
+    def _set_up_call_records(self) -> None:
+        self.client("s3").create_bucket(Bucket=self.cdr_bucket)
+        self.set_call_record_events(enabled=True)
+        self.client("chime-sdk-voice").update_global_settings(VoiceConnector={"CdrBucket": self.cdr_bucket})
+
+    def set_call_record_events(self, enabled: bool) -> None:
+        """Turn the CDR bucket's EventBridge notifications on or off: records written while they are off
+        reach the index only through a backfill."""
+        configuration: dict[str, Any] = {"EventBridgeConfiguration": {}} if enabled else {}
+        self.client("s3").put_bucket_notification_configuration(
+            Bucket=self.cdr_bucket, NotificationConfiguration=configuration
+        )
+
+    def put_call_record(self, key: str, body: bytes, bucket: str | None = None) -> None:
+        """Write an object as something other than a call would (a copy, a stray file, a forgery)."""
+        self.client("s3").put_object(Bucket=bucket or self.cdr_bucket, Key=key, Body=body)
+
+    def index_call_records(self) -> Drained:
+        """Drain the indexing queue into IndexCallRecordsFunction, as its event source mapping would."""
+        mapping = self.stack.event_source_mapping("IndexCallRecordsFunction")
+        return SqsPoller(mapping, self.client("sqs"), self.client("lambda"), REGION).drain()
+
+    def backfill_call_records(self, look_back_days: int | None = None) -> tuple[dict[str, Any], Drained]:
+        """Invoke BackfillCallRecordsFunction as a person would (by hand, once), then drain the pages it
+        queued. Raises FunctionErrored when the function fails."""
+        event = {} if look_back_days is None else {"LookBackDays": look_back_days}
+        response = self.client("lambda").invoke(
+            FunctionName=self.stack.backfill_function_name, Payload=json.dumps(event).encode()
+        )
+        answer = json.loads(response["Payload"].read())
+        if response.get("FunctionError"):
+            raise FunctionErrored(answer["errorType"])
+        return answer, self.index_call_records()
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """The bodies of the messages in the indexing dead-letter queue, looked at in moto's queue (as the
+        console's "poll for messages" would show them) without receiving them, which would count."""
+        name = self.stack.indexing_dead_letter_queue_url.rsplit("/", 1)[1]
+        queue = sqs_backends[ACCOUNT_ID][REGION].queues[name]
+        return [json.loads(message.body) for message in list(queue._messages)]
 
     # Voice connectors, through the API as a person would set them up
 

@@ -1,4 +1,10 @@
-"""Deploys template.yaml into moto: the same functions, table, topics, state machine, schedule and alarms."""
+"""Deploys template.yaml into moto: the same functions, table, topics, queues, state machine, schedule, rules
+and alarms.
+
+What moto has no notion of is kept in ``DeployedStack`` for the sandbox to play the part of AWS: a
+function's SQS event source mappings (moto's own mapping would invoke the function at every message sent,
+ignoring batching and partial batch responses; ``sandbox/sqs_poller.py`` polls as Lambda does instead).
+"""
 
 import importlib.util
 import io
@@ -9,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.template import (
+    PLACEHOLDER,
     REPOSITORY,
     Resolver,
     load_template,
@@ -36,6 +43,8 @@ CREATION_ORDER = (
     "AWS::Events::Rule",
     "AWS::CloudWatch::Alarm",
     "AWS::SNS::TopicPolicy",
+    # After the rules: a queue's policy names the rule that may send to it.
+    "AWS::SQS::QueuePolicy",
     "AWS::CloudWatch::Dashboard",
 )
 # Lambda's advanced logging controls, as the function's runtime sees them (the Python runtime reads these
@@ -56,6 +65,37 @@ ALARM_PROPERTIES = (
     "TreatMissingData",
 )
 ALARM_INTEGERS = ("Period", "EvaluationPeriods", "DatapointsToAlarm")
+# AWS::SQS::Queue properties that are queue attributes of the same name and value (booleans in lower case).
+QUEUE_ATTRIBUTES = (
+    "MessageRetentionPeriod",
+    "SqsManagedSseEnabled",
+    "KmsMasterKeyId",
+    "KmsDataKeyReusePeriodSeconds",
+    "VisibilityTimeout",
+    "DelaySeconds",
+    "ReceiveMessageWaitTimeSeconds",
+    "MaximumMessageSize",
+)
+# The properties of a SAM SQS event that the sandbox's poller honours; any other one (FilterCriteria,
+# ScalingConfig...) would change what is delivered, so it raises until the poller does it too.
+SQS_EVENT_PROPERTIES = frozenset(
+    {"Queue", "BatchSize", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "Enabled"}
+)
+
+
+@dataclass(frozen=True)
+class EventSourceMapping:
+    """A function that Lambda's SQS poller feeds from a queue, as a SAM ``Type: SQS`` event declares it."""
+
+    function_id: str
+    function_name: str
+    queue_arn: str
+    queue_url: str
+    batch_size: int
+    maximum_batching_window_seconds: int
+    # ("ReportBatchItemFailures",): the function answers which messages failed, the rest are deleted.
+    function_response_types: tuple[str, ...]
+    enabled: bool
 
 
 @dataclass
@@ -67,6 +107,7 @@ class DeployedStack:
     outputs: dict[str, str] = field(default_factory=dict)
     # Bucket name -> its policy as the template resolves it (see StackDeployer._bucket_policy).
     bucket_policies: dict[str, dict] = field(default_factory=dict)
+    event_source_mappings: list[EventSourceMapping] = field(default_factory=list)
 
     @property
     def state_machine_arn(self) -> str:
@@ -103,6 +144,29 @@ class DeployedStack:
     @property
     def fingerprint_key_arn(self) -> str:
         return self.outputs["FingerprintKeyArn"]
+
+    # Call-record evidence. Not outputs of the template: read from the deployed resources.
+
+    @property
+    def indexing_queue_url(self) -> str:
+        return self.physical_ids["IndexingQueue"]
+
+    @property
+    def indexing_dead_letter_queue_url(self) -> str:
+        return self.physical_ids["IndexingDeadLetterQueue"]
+
+    @property
+    def index_function_name(self) -> str:
+        return self.physical_ids["IndexCallRecordsFunction"]
+
+    @property
+    def backfill_function_name(self) -> str:
+        return self.physical_ids["BackfillCallRecordsFunction"]
+
+    def event_source_mapping(self, function_id: str) -> EventSourceMapping:
+        """The one SQS event source of the function with this logical id."""
+        (mapping,) = [m for m in self.event_source_mappings if m.function_id == function_id]
+        return mapping
 
 
 def _dummy_code() -> bytes:
@@ -169,15 +233,14 @@ class StackDeployer:
             "AWS::Serverless::Function": self._function,
             "AWS::Serverless::StateMachine": self._state_machine,
             "AWS::SQS::Queue": self._queue,
+            "AWS::SQS::QueuePolicy": self._queue_policy,
             "AWS::SNS::TopicPolicy": self._topic_policy,
             "AWS::Events::Rule": self._rule,
             "AWS::CloudWatch::Alarm": self._alarm,
             "AWS::CloudWatch::Dashboard": self._dashboard,
         }
         for resource_type in CREATION_ORDER:
-            for logical_id, spec in resources.items():
-                if spec["Type"] != resource_type:
-                    continue
+            for logical_id, spec in _dependencies_first(resources, resource_type):
                 if "Condition" in spec and not self._resolver.condition(spec["Condition"]):
                     continue
                 ref, attributes = creators[resource_type](logical_id, spec.get("Properties", {}))
@@ -191,6 +254,12 @@ class StackDeployer:
 
     def _name(self, logical_id: str) -> str:
         return f"{self._stack}-{logical_id}"
+
+    def _function_timeout(self, function_id: str) -> int:
+        properties = merged_function_properties(
+            self._template, self._template["Resources"][function_id]["Properties"]
+        )
+        return int(self._resolver.resolve(properties.get("Timeout", 3)))
 
     def _log_group(self, logical_id: str, properties: dict) -> tuple[str, dict]:
         properties = self._resolver.resolve(properties)
@@ -227,6 +296,17 @@ class StackDeployer:
         if recovery.get("PointInTimeRecoveryEnabled"):
             dynamodb.update_continuous_backups(
                 TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+            )
+        time_to_live = properties.get("TimeToLiveSpecification")
+        if time_to_live is not None:
+            # moto records the setting (DescribeTimeToLive answers it) but never deletes an expired item;
+            # nor does DynamoDB promptly (within days), so nothing may rely on an item being gone.
+            dynamodb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={
+                    "AttributeName": time_to_live["AttributeName"],
+                    "Enabled": bool(time_to_live["Enabled"]),
+                },
             )
         return name, {"Arn": description["TableArn"]}
 
@@ -275,17 +355,67 @@ class StackDeployer:
         return name, {"Arn": arn}
 
     def _function_events(self, logical_id: str, properties: dict) -> tuple[str, dict]:
-        """A function's SAM events: an EventBridgeRule becomes a rule whose target is the function."""
+        """A function's SAM events: an EventBridgeRule becomes a rule whose target is the function; an SQS
+        event becomes an event source mapping that the sandbox's poller serves (``DeployedStack``)."""
         function_id = logical_id.removesuffix("#Events")
         function_arn = self._resolver.get_att(function_id, "Arn")
         for event_id, event in properties["Events"].items():
+            event_properties = self._resolver.resolve(event["Properties"])
+            if event["Type"] == "SQS":
+                self._sqs_event(function_id, event_id, event_properties)
+                continue
             if event["Type"] != "EventBridgeRule":
                 raise NotImplementedError(f"the sandbox cannot deploy {event['Type']} function events yet")
-            event_properties = self._resolver.resolve(event["Properties"])
             name = self._name(f"{function_id}{event_id}")
             self._client("events").put_rule(Name=name, EventPattern=json.dumps(event_properties["Pattern"]))
             self._client("events").put_targets(Rule=name, Targets=[{"Id": function_id, "Arn": function_arn}])
         return logical_id, {}
+
+    def _sqs_event(self, function_id: str, event_id: str, properties: dict) -> None:
+        """Checked as Lambda's CreateEventSourceMapping checks it, and recorded, not created in moto: moto's
+        mapping would invoke the function from inside SendMessage, a batch per message, and delete the
+        whole batch whatever the function answered."""
+        unknown = set(properties) - SQS_EVENT_PROPERTIES
+        if unknown:
+            raise NotImplementedError(
+                f"{function_id}.{event_id}: the sandbox cannot honour {sorted(unknown)}"
+            )
+        batch_size = int(properties.get("BatchSize", 10))
+        window = int(properties.get("MaximumBatchingWindowInSeconds", 0))
+        if not 1 <= batch_size <= 10_000 or not 0 <= window <= 300:
+            raise ValueError(
+                f"{function_id}.{event_id}: BatchSize 1-10000, MaximumBatchingWindowInSeconds 0-300"
+            )
+        if batch_size > 10 and window < 1:
+            raise ValueError(
+                f"{function_id}.{event_id}: a batch of more than 10 needs a MaximumBatchingWindowInSeconds"
+            )
+        sqs = self._client("sqs")
+        queue_url = sqs.get_queue_url(QueueName=properties["Queue"].rsplit(":", 1)[1])["QueueUrl"]
+        visibility = int(
+            sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])["Attributes"][
+                "VisibilityTimeout"
+            ]
+        )
+        timeout = self._function_timeout(function_id)
+        if visibility < timeout:
+            # Lambda refuses the mapping: a batch would be delivered again while its first delivery runs.
+            raise ValueError(
+                f"{function_id}.{event_id}: the queue's visibility timeout ({visibility} s) is less than "
+                f"the function's timeout ({timeout} s)"
+            )
+        self._deployed.event_source_mappings.append(
+            EventSourceMapping(
+                function_id=function_id,
+                function_name=self._resolver.ref(function_id),
+                queue_arn=properties["Queue"],
+                queue_url=queue_url,
+                batch_size=batch_size,
+                maximum_batching_window_seconds=window,
+                function_response_types=tuple(properties.get("FunctionResponseTypes", ())),
+                enabled=bool(properties.get("Enabled", True)),
+            )
+        )
 
     def _iam_role(self, logical_id: str, properties: dict) -> tuple[str, dict]:
         properties = self._resolver.resolve(properties)
@@ -416,16 +546,40 @@ class StackDeployer:
 
     def _queue(self, logical_id: str, properties: dict) -> tuple[str, dict]:
         properties = self._resolver.resolve(properties)
+        unknown = set(properties) - {*QUEUE_ATTRIBUTES, "RedrivePolicy"}
+        if unknown:
+            raise NotImplementedError(
+                f"{logical_id}: the sandbox cannot create queues with {sorted(unknown)}"
+            )
         attributes = {
             key: str(properties[key]).lower() if isinstance(properties[key], bool) else str(properties[key])
-            for key in ("MessageRetentionPeriod", "SqsManagedSseEnabled", "KmsMasterKeyId")
+            for key in QUEUE_ATTRIBUTES
             if key in properties
         }
+        if "RedrivePolicy" in properties:
+            # CloudFormation takes the policy as an object; the SQS API as a JSON string.
+            redrive = properties["RedrivePolicy"]
+            attributes["RedrivePolicy"] = json.dumps(
+                {
+                    "deadLetterTargetArn": redrive["deadLetterTargetArn"],
+                    "maxReceiveCount": int(redrive["maxReceiveCount"]),
+                }
+            )
         name = self._name(logical_id)
         sqs = self._client("sqs")
         url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         return url, {"Arn": arn, "QueueName": name, "QueueUrl": url}
+
+    def _queue_policy(self, logical_id: str, properties: dict) -> tuple[str, dict]:
+        """Attached to each queue. moto's SQS does not evaluate it; the sandbox's EventBridge does, before
+        it delivers to a queue (sandbox/event_bus.py), as EventBridge's delivery is refused without it."""
+        properties = self._resolver.resolve(properties)
+        for queue_url in properties["Queues"]:
+            self._client("sqs").set_queue_attributes(
+                QueueUrl=queue_url, Attributes={"Policy": json.dumps(properties["PolicyDocument"])}
+            )
+        return self._name(logical_id), {}
 
     def _topic_policy(self, logical_id: str, properties: dict) -> tuple[str, dict]:
         properties = self._resolver.resolve(properties)
@@ -468,6 +622,50 @@ class StackDeployer:
             DashboardName=name, DashboardBody=properties["DashboardBody"]
         )
         return name, {}
+
+
+def _references(value: Any) -> set[str]:
+    """The logical ids (and parameters) a resource's definition names: Ref, Fn::GetAtt, Fn::Sub."""
+    found: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            found |= _references(item)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if key == "Ref" and isinstance(item, str):
+                found.add(item)
+            elif key == "Fn::GetAtt":
+                found.add(item[0] if isinstance(item, list) else str(item).split(".", 1)[0])
+            elif key == "Fn::Sub":
+                text = item if isinstance(item, str) else item[0]
+                found |= {match.group(1) for match in PLACEHOLDER.finditer(text)}
+                found |= _references(item[1:] if isinstance(item, list) else [])
+            else:
+                found |= _references(item)
+    return found
+
+
+def _dependencies_first(resources: Mapping[str, Any], resource_type: str) -> list[tuple[str, Any]]:
+    """The resources of one type, each after those of the same type it names (a queue after its
+    dead-letter queue), else in the template's order. A cycle raises: CloudFormation refuses one too."""
+    of_type = {logical_id: spec for logical_id, spec in resources.items() if spec["Type"] == resource_type}
+    ordered: list[tuple[str, Any]] = []
+    placing: set[str] = set()
+
+    def place(logical_id: str) -> None:
+        if any(placed == logical_id for placed, _ in ordered):
+            return
+        if logical_id in placing:
+            raise ValueError(f"circular reference through {logical_id}")
+        placing.add(logical_id)
+        for needed in sorted(_references(of_type[logical_id]) & set(of_type) - {logical_id}):
+            place(needed)
+        placing.discard(logical_id)
+        ordered.append((logical_id, of_type[logical_id]))
+
+    for logical_id in of_type:
+        place(logical_id)
+    return ordered
 
 
 def deploy_stack(
