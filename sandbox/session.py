@@ -203,12 +203,15 @@ class Sandbox:
             raise FunctionErrored(answer["errorType"])
         return answer, self.index_call_records()
 
-    def dead_letters(self) -> list[dict[str, Any]]:
-        """The bodies of the messages in the indexing dead-letter queue, looked at in moto's queue (as the
-        console's "poll for messages" would show them) without receiving them, which would count."""
-        name = self.stack.indexing_dead_letter_queue_url.rsplit("/", 1)[1]
-        queue = sqs_backends[ACCOUNT_ID][REGION].queues[name]
+    def queued(self, queue_url: str) -> list[dict[str, Any]]:
+        """The bodies of a queue's messages, in flight or not, looked at in moto's queue (as the console's
+        "poll for messages" shows them) without receiving them, which would count a receive."""
+        queue = sqs_backends[ACCOUNT_ID][REGION].queues[queue_url.rsplit("/", 1)[1]]
         return [json.loads(message.body) for message in list(queue._messages)]
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """What waits in the indexing dead-letter queue."""
+        return self.queued(self.stack.indexing_dead_letter_queue_url)
 
     # Voice connectors, through the API as a person would set them up
 
