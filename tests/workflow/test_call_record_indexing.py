@@ -354,3 +354,22 @@ def test_the_clock_dates_records_placed_without_a_time(sandbox_factory):
     sandbox.travel(days=2)
     attempt = dial(sandbox, vc, "sip-a")
     assert f"/{vc}/2026/07/02/" in attempt.key
+
+
+def test_a_cdr_bucket_set_after_a_refused_backfill_is_found_by_the_same_containers(sandbox_factory):
+    """The account sets its CDR bucket after the stack is up, and someone ran the backfill too early."""
+    sandbox = sandbox_factory()
+    chime = sandbox.client("chime-sdk-voice")
+    chime.update_global_settings(VoiceConnector={})
+    vc = sandbox.create_voice_connector("pbx-1", ["sip-a"])
+    with pytest.raises(FunctionErrored) as refused:
+        sandbox.backfill_call_records(look_back_days=1)
+    assert refused.value.error_type == "InvalidInput"
+
+    chime.update_global_settings(VoiceConnector={"CdrBucket": CDR_BUCKET})
+    answer, _ = sandbox.backfill_call_records(look_back_days=1)
+    dial(sandbox, vc, "sip-a")
+    sandbox.index_call_records()
+
+    assert answer["VoiceConnectors"] == 1
+    assert usage_index(sandbox).calls(vc).by_username["sip-a"].calls == 1

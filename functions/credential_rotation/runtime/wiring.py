@@ -100,9 +100,19 @@ def evidence_reader() -> EvidenceReader:
     return EvidenceReader(usage_index(), indexing_queue())
 
 
-@cache
 def cdr_bucket() -> str | None:
-    """The stack's CallRecordsBucket, else the account's CDR bucket as Chime reports it (read once)."""
+    """The stack's CallRecordsBucket, else the account's CDR bucket as Chime reports it (read once found).
+
+    "None set" is not kept: the account may set its bucket at any time, and a container that kept the
+    answer would refuse every backfill and ignore every record until it was recycled."""
+    bucket = _found_cdr_bucket()
+    if bucket is None:
+        _found_cdr_bucket.cache_clear()
+    return bucket
+
+
+@cache
+def _found_cdr_bucket() -> str | None:
     return get_settings().call_records_bucket or voice_connectors().call_record_bucket()
 
 
@@ -140,7 +150,7 @@ def reset() -> None:
         usage_index,
         call_record_bucket,
         indexing_queue,
-        cdr_bucket,
+        _found_cdr_bucket,
         get_settings,
     ):
         factory.cache_clear()
