@@ -373,3 +373,44 @@ def test_a_cdr_bucket_set_after_a_refused_backfill_is_found_by_the_same_containe
 
     assert answer["VoiceConnectors"] == 1
     assert usage_index(sandbox).calls(vc).by_username["sip-a"].calls == 1
+
+
+def test_a_backfilled_day_longer_than_a_page_is_continued_through_the_queue(sandbox_factory, monkeypatch):
+    from credential_rotation.adapters import call_record_store
+
+    monkeypatch.setattr(call_record_store, "PAGE_SIZE", 2)  # ListObjectsV2 pages of 2 instead of 1,000
+    sandbox = sandbox_factory()
+    vc = sandbox.create_voice_connector("pbx-1", ["sip-a"])
+    today = sandbox.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    sandbox.set_call_record_events(enabled=False)
+    placed = [dial(sandbox, vc, "sip-a", at=today - timedelta(days=1, hours=-minute)) for minute in range(5)]
+
+    _, drained = sandbox.backfill_call_records(look_back_days=1)
+
+    # The backfill queues a page per day (yesterday, today); yesterday's five records take pages of 2, 2
+    # and 1, each queued by the page before it.
+    assert drained.deliveries == 2 + 2
+    assert usage_index(sandbox).calls(vc).by_username["sip-a"] == Usage(second(placed[-1].started_at), 5)
+    assert usage_index(sandbox).state().backfill_pending == 0
+
+
+def test_a_malformed_record_in_a_backfilled_day_keeps_the_backfill_pending(sandbox_factory):
+    sandbox = sandbox_factory()
+    vc = sandbox.create_voice_connector("pbx-1", ["sip-a"])
+    yesterday = sandbox.now().replace(hour=10, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    sandbox.set_call_record_events(enabled=False)
+    # Listed before the bad record (keys sort by time): counted before the page fails on it.
+    dial(sandbox, vc, "sip-a", at=yesterday)
+    bad_key, _ = call_record(vc, yesterday + timedelta(hours=1), "sip-a")
+    sandbox.put_call_record(bad_key, b"{}")
+    sandbox.set_call_record_events(enabled=True)
+    dial(sandbox, vc, "sip-a")
+
+    _, drained = sandbox.backfill_call_records(look_back_days=1)
+
+    assert (drained.failed, drained.dead_lettered) == (MAX_RECEIVES, 1)
+    (page,) = sandbox.dead_letters()
+    assert page["Backfill"]["Prefix"].endswith(f"{vc}/{yesterday:%Y/%m/%d}/")
+    # Yesterday is still to index: the index reads as stale until a person fixes the record and redrives.
+    assert usage_index(sandbox).state().backfill_pending == 1
+    assert usage_index(sandbox).calls(vc).by_username["sip-a"].calls == 2
