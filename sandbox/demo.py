@@ -2,14 +2,17 @@
 
 Three voice connectors get credentials of different ages (by travelling in time, not by writing ledger
 rows), the nightly schedule observes them, then a person previews a run, runs it for real through
-injected throttling and a service fault, and sends an input the workflow refuses. Last, a full rotation:
+injected throttling and a service fault, and sends an input the workflow refuses. Then a full rotation:
 a successor is issued into Secrets Manager, its predecessor is kept through the grace period, then retired.
+Last (demo_evidence.py), the phone system's own calls decide: a predecessor still in use is kept and pages,
+and retired once the PBX has switched; and a compromised credential is revoked.
 """
 
 import json
 import sys
 from typing import Any, TextIO
 
+from sandbox.demo_evidence import COMPROMISED, PREDECESSOR, evidence_acts, page_lines
 from sandbox.report import print_run
 from sandbox.session import Sandbox
 from sandbox.template import REPOSITORY
@@ -58,6 +61,11 @@ class Demo:
             self.out.write(
                 f"{name:<11} {connector_id}  {', '.join(sorted(self.sandbox.usernames(connector_id)))}\n"
             )
+
+    def pages(self) -> None:
+        """What the alerts topic received since the last look: the pages a person would get."""
+        for line in page_lines(self.sandbox.alerts()):
+            self.out.write(f"page     {line}\n")
 
     def secret_versions(self, connector_id: str) -> list[dict[str, Any]]:
         return list(self.sandbox.secret(connector_id).get("Versions", {}).values())
@@ -127,7 +135,10 @@ def main(out: TextIO = sys.stdout, parameters: dict[str, str] | None = None) -> 
         demo.fleet("Credentials left")
         demo.secrets("pbx-paris")
 
+        evidence_acts(demo, event_file)
+
         usernames = {username for names in [*FLEET.values(), *SUCCESSORS.values()] for username in names}
+        usernames |= {PREDECESSOR, COMPROMISED}
         secrets = [demo.secret_versions(connector_id) for connector_id in demo.ids.values()]
         usernames |= {
             version["Username"] for versions in secrets for version in versions if version["Username"]
