@@ -42,6 +42,7 @@ from sandbox.executions import FINAL_STATUSES, Execution, wait_for
 from sandbox.lambda_runtime import FunctionLogs, Invocation, in_process_lambda
 from sandbox.phone_system import PhoneSystem
 from sandbox.retry_clock import RetryClock
+from sandbox.state_waits import StateWaits
 from sandbox.sqs_poller import Drained, FunctionErrored, SqsPoller
 from sandbox.stack import ACCOUNT_ID, REGION, DeployedStack, deploy_stack
 
@@ -97,6 +98,8 @@ class Sandbox:
         self._start = start
         self._stack_name = stack_name
         self.retry_clock = RetryClock(jitter=jitter)
+        # Wait states (the rollback watch) pass in virtual time; see state_waits.py.
+        self.state_waits = StateWaits()
         self.invocations: list[Invocation] = []
         self.function_logs = FunctionLogs()
         self.aws_faults = AwsFaults()
@@ -125,6 +128,7 @@ class Sandbox:
                 )
             )
             self._exit.enter_context(self.retry_clock.installed())
+            self._exit.enter_context(self.state_waits.installed(self._traveller.shift))
             self._exit.enter_context(serialised_dynamodb())
             self._exit.enter_context(event_bus.delivering(self.event_failures))
             # A function deployed with LogLevel DEBUG sets the root logger's level, as Lambda's runtime does.
