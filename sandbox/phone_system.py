@@ -11,6 +11,10 @@ connect, and nothing is written, as in an account that never turned call detail 
 The record's key and fields follow the administration guide (/work/shared/notes/call-records.md), written
 here from the documentation and not from the application's parser, so that the two are checked against
 each other rather than against themselves.
+
+Given a CloudWatch client, every call also counts in the ``AWS/ChimeVoiceConnector`` metrics Chime
+publishes per ``VoiceConnectorId`` (the rollback watch reads them): an attempt, and for a refused one an
+outbound failure and a SIP 4xx answer (407, authentication refused), at the call's time.
 """
 
 import json
@@ -90,9 +94,10 @@ class CallAttempt:
 class PhoneSystem:
     """Places outbound calls through the emulator's voice connectors, at the sandbox's clock."""
 
-    def __init__(self, backend: ChimeVoiceBackend, s3: Any) -> None:
+    def __init__(self, backend: ChimeVoiceBackend, s3: Any, cloudwatch: Any = None) -> None:
         self._backend = backend
         self._s3 = s3
+        self._cloudwatch = cloudwatch
 
     def call(
         self,
@@ -105,7 +110,9 @@ class PhoneSystem:
         """An outbound call that authenticates with this username and password (SIP digest)."""
         started_at = at or datetime.now(UTC)
         if not self._backend.authenticate_outbound(voice_connector_id, username, password, started_at):
+            self._count(voice_connector_id, started_at, refused=True)
             return CallAttempt(voice_connector_id, started_at, connected=False)
+        self._count(voice_connector_id, started_at, refused=False)
         # A connector without credentials asked for none: the record names no username.
         asked = bool(self._backend.voice_connectors[voice_connector_id].credentials)
         return self._connected(voice_connector_id, started_at, username if asked else None, to)
@@ -117,6 +124,7 @@ class PhoneSystem:
         SipAuthUser."""
         started_at = at or datetime.now(UTC)
         self._backend.admit_from_allowed_host(voice_connector_id, started_at)
+        self._count(voice_connector_id, started_at, refused=False)
         return self._connected(voice_connector_id, started_at, None, to)
 
     def calls_over(
@@ -128,6 +136,26 @@ class PhoneSystem:
             for day in range(days)
             for hour in range(per_day)
         ]
+
+    def _count(self, voice_connector_id: str, at: datetime, refused: bool) -> None:
+        if self._cloudwatch is None:
+            return
+        counts = {"OutboundCallAttempts": 1} | (
+            {"OutboundCallFailures": 1, "Sip4xxCodes": 1} if refused else {}
+        )
+        self._cloudwatch.put_metric_data(
+            Namespace="AWS/ChimeVoiceConnector",
+            MetricData=[
+                {
+                    "MetricName": name,
+                    "Dimensions": [{"Name": "VoiceConnectorId", "Value": voice_connector_id}],
+                    "Timestamp": at,
+                    "Value": value,
+                    "Unit": "Count",
+                }
+                for name, value in counts.items()
+            ],
+        )
 
     def _connected(
         self, voice_connector_id: str, started_at: datetime, sip_auth_user: str | None, to: str

@@ -42,9 +42,9 @@ from sandbox.executions import FINAL_STATUSES, Execution, wait_for
 from sandbox.lambda_runtime import FunctionLogs, Invocation, in_process_lambda
 from sandbox.phone_system import PhoneSystem
 from sandbox.retry_clock import RetryClock
-from sandbox.state_waits import StateWaits
 from sandbox.sqs_poller import Drained, FunctionErrored, SqsPoller
 from sandbox.stack import ACCOUNT_ID, REGION, DeployedStack, deploy_stack
+from sandbox.state_waits import StateWaits
 
 FAKE_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -138,7 +138,7 @@ class Sandbox:
             wiring.reset()
             self._exit.callback(wiring.reset)
             self._set_up_call_records()
-            self.phone = PhoneSystem(self.chime_backend, self.client("s3"))
+            self.phone = PhoneSystem(self.chime_backend, self.client("s3"), self.client("cloudwatch"))
             self.stack = deploy_stack(self.client, self._stack_name, self._parameters)
         except BaseException:
             self._exit.close()

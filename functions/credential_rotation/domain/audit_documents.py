@@ -118,7 +118,7 @@ class EvidenceInReport(EvidenceInEvent):
 class CallCounts(Document):
     attempts: int = Field(ge=0)
     failures: int = Field(ge=0)
-    sip_4xx: int = Field(ge=0)
+    sip_4xx: int = Field(ge=0, alias="Sip4xx")
 
 
 class WatchInEvent(Document):

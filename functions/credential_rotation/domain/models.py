@@ -294,7 +294,8 @@ class WatchRequest(ConnectorTask):
 class CallCountsEntry(WireModel):
     attempts: int
     failures: int
-    sip_4xx: int
+    # Named as CloudWatch names the metric's class (Sip4xxCodes), not as the alias generator would.
+    sip_4xx: int = Field(alias="Sip4xx")
 
 
 class RestoreSummary(WireModel):
