@@ -5,11 +5,14 @@ Layers, outermost first (docs/architecture.md; `make lint` holds the imports to 
   calling one function of ``tasks``.
 - ``runtime``: the decorator, tracing, configuration, and ``wiring``, which builds the adapters.
 - ``tasks``: what each task does (``starting``, ``run_input``, ``planning``, ``observation``, ``issuing``,
-  ``retirement``, ``audit``, ``publishing``), typed against ``ports``.
+  ``retirement``, ``watching``, ``audit``, ``alerting``, ``publishing``; and the call-record index:
+  ``indexing``, ``evidence_reading``), typed against ``ports``.
 - ``adapters``: the only modules that talk to AWS (``chime``, ``ledger``, ``secret_store``,
-  ``run_records``, ``run_lock``, ``audit_topic``, ``run_metrics``); each takes its client.
+  ``run_records``, ``run_lock``, ``audit_topic``, ``alert_topic``, ``run_metrics``, ``usage_index``,
+  ``call_record_store``, ``indexing_queue``, ``connector_health``); each takes its client.
 - ``ports``: the ``typing.Protocol`` of each dependency the tasks call.
 - ``domain``: pure rules (``policy``, ``rotation_due``, ``current_credential``, ``unmanaged``,
-  ``successor``) and the documents that cross a boundary (``models``, ``audit_documents``,
+  ``successor``, ``evidence``, ``watch``), what a call detail record says (``call_records``), and the
+  documents that cross a boundary (``models``, ``audit_documents``,
   ``ledger_records``, ``secret_versions``, ``record_keys``, ``settings``, ``errors``).
 """

@@ -37,7 +37,7 @@ from unittest import mock
 import pytest
 from moto.sns.models import sns_backends
 
-from sandbox import chime_emulator, demo, lambda_runtime
+from sandbox import chime_emulator, demo, demo_evidence, lambda_runtime
 from sandbox.session import Sandbox
 from sandbox.stack import ACCOUNT_ID, REGION
 from sandbox.template import REPOSITORY, load_template
@@ -182,7 +182,7 @@ class Capture:
         found |= {
             username for names in [*demo.FLEET.values(), *demo.SUCCESSORS.values()] for username in names
         }
-        return found
+        return found | {demo_evidence.PREDECESSOR, demo_evidence.COMPROMISED}
 
     def passwords(self) -> set[str]:
         found = {password for _, _, password in self.put if password}
@@ -244,7 +244,10 @@ def test_the_demo_logs_no_password_and_no_plain_username(log_level):
     assert "0 with a plain username or a password" in shown
     assert len(lines) >= 150, len(lines)  # 223 when written
     assert sum(source.startswith(str(FUNCTIONS)) for source in capture.record_sources) >= 50
-    assert set(capture.connectors) == set(demo.FLEET)
+    assert set(capture.connectors) == set(demo.FLEET) | {"pbx-berlin"}
+    # The evidence acts: the PBX still calling pages, the switch retires, the revoke pages.
+    assert '"NotSwitched":[{' in shown
+    assert '"Revoke":{"Reason":' in shown
     assert len(capture.put) > sum(map(len, [*demo.FLEET.values(), *demo.SUCCESSORS.values()]))
     assert any(value.get("Password") for value in capture.secret_values)
     assert len(capture.execution_data) > 20

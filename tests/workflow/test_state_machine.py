@@ -54,6 +54,12 @@ def test_a_real_run_deletes_the_stale_and_keeps_the_rest(sandbox, fleet, audit_s
         "Rotate": False,
         "RotateAfterDays": 60,
         "UsernamePrefix": "sip-",
+        # Evidence off (QuietDays 0) and no revoke: the stack's defaults.
+        "QuietDays": 0,
+        "RetireWhenSwitched": True,
+        "EvidenceMaxLagHours": 24,
+        "RevokeUsernames": [],
+        "RevokeReason": None,
         # The stack's own prefix, named after the stack ("rotation" in the sandbox).
         "SecretNamePrefix": "chime-voice-connector/rotation/",
     }
