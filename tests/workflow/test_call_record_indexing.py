@@ -414,3 +414,17 @@ def test_a_malformed_record_in_a_backfilled_day_keeps_the_backfill_pending(sandb
     # Yesterday is still to index: the index reads as stale until a person fixes the record and redrives.
     assert usage_index(sandbox).state().backfill_pending == 1
     assert usage_index(sandbox).calls(vc).by_username["sip-a"].calls == 2
+
+
+def test_a_record_that_failed_after_waiting_days_in_the_queue_is_still_retried_and_dead_lettered(
+    sandbox_factory,
+):
+    sandbox = sandbox_factory()
+    vc = sandbox.create_voice_connector("pbx-1", ["sip-a"])
+    bad_key, _ = call_record(vc, sandbox.now(), "sip-a")
+    sandbox.put_call_record(bad_key, b"[]")
+    sandbox.travel(days=2)  # more than the 12 hours moto measures a visibility change from (see sqs_poller)
+
+    drained = sandbox.index_call_records()
+
+    assert (drained.deliveries, drained.failed, drained.dead_lettered) == (MAX_RECEIVES, MAX_RECEIVES, 1)
