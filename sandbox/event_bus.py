@@ -181,6 +181,11 @@ def delivering(failures: list[FailedDelivery] | None = None) -> Iterator[None]:
             raise
         if refused is not None:
             failures.append(FailedDelivery(rule.name, target["Arn"], refused))
+            # EventBridge parks an event it could not deliver in the target's dead-letter queue, if it
+            # has one and that queue lets the rule send (else it is lost, as here).
+            dead_letters = (target.get("DeadLetterConfig") or {}).get("Arn")
+            if dead_letters and _send_to_queue(rule, dead_letters, body) is not None:
+                failures.append(FailedDelivery(rule.name, dead_letters, "dead-letter queue refused it"))
 
     with mock.patch.object(Rule, "send_to_targets", send):
         yield

@@ -317,7 +317,7 @@ def test_a_wrong_password_fails_authentication_and_leaves_nothing_to_index(sandb
     assert [(item.username, item.at) for item in failed] == [("sip-a", attempt.started_at)]
 
 
-def test_a_queue_policy_that_does_not_let_the_rule_send_loses_the_event(sandbox_factory):
+def test_an_event_the_queue_refuses_is_parked_in_the_dead_letter_queue_not_lost(sandbox_factory):
     sandbox = sandbox_factory()
     vc = sandbox.create_voice_connector("pbx-1", ["sip-a"])
     sqs = sandbox.client("sqs")
@@ -335,6 +335,9 @@ def test_a_queue_policy_that_does_not_let_the_rule_send_loses_the_event(sandbox_
     rule = sandbox.stack.physical_ids["CallRecordCreatedRule"]
     assert sandbox.event_failures == [FailedDelivery(rule, queue_arn, "AccessDenied")]
     assert sandbox.index_call_records().deliveries == 0
+    # The rule's dead-letter queue holds it: the alarm pages and the index reads as stale.
+    (parked,) = sandbox.dead_letters()
+    assert (parked["source"], parked["detail-type"]) == ("aws.s3", "Object Created")
 
 
 @pytest.mark.parametrize("look_back_days", [0, 91])
