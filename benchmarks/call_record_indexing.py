@@ -59,6 +59,7 @@ from credential_rotation.runtime import wiring
 from sandbox.lambda_runtime import LambdaContext
 from sandbox.session import FAKE_ENVIRONMENT
 from sandbox.stack import ACCOUNT_ID, REGION
+from tests.support.aws import create_ledger_table
 from tests.support.call_records import cdr
 
 HANDLER = "credential_rotation.handlers.index_call_records"
@@ -396,19 +397,8 @@ def offline_aws() -> Iterator[tuple[RequestCounter, Any]]:
 
 def _create_resources(session: Any) -> None:
     session.client("s3").create_bucket(Bucket=CDR_BUCKET)
-    # The ledger's table as template.yaml creates it (the index lives in it, beside the ledger's rows).
-    session.client("dynamodb").create_table(
-        TableName=TABLE,
-        AttributeDefinitions=[
-            {"AttributeName": "VoiceConnectorId", "AttributeType": "S"},
-            {"AttributeName": "Username", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "VoiceConnectorId", "KeyType": "HASH"},
-            {"AttributeName": "Username", "KeyType": "RANGE"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    # The index lives in the ledger's table, beside the ledger's rows.
+    create_ledger_table(session.client("dynamodb"), TABLE)
 
 
 def index_traffic(traffic: Traffic, batch_size: int) -> list[Batch]:

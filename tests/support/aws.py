@@ -2,10 +2,12 @@
 in: the sandbox's own fake credentials and region, nothing read from the machine."""
 
 import os
+from typing import Any
 
 import pytest
 
 from sandbox.session import FAKE_ENVIRONMENT
+from sandbox.template import load_template
 
 
 def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -21,3 +23,15 @@ def offline_process_environment(**extra: str) -> dict[str, str]:
         name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "POWERTOOLS_"))
     }
     return environment | FAKE_ENVIRONMENT | extra
+
+
+def create_ledger_table(client: Any, table_name: str) -> None:
+    """The ledger's table (the run lock and the call-record index live in it too) with the keys and billing
+    template.yaml declares, read from the template so that no test keeps a copy of its own."""
+    properties = load_template()["Resources"]["LedgerTable"]["Properties"]
+    client.create_table(
+        TableName=table_name,
+        AttributeDefinitions=properties["AttributeDefinitions"],
+        KeySchema=properties["KeySchema"],
+        BillingMode=properties["BillingMode"],
+    )

@@ -21,6 +21,7 @@ from credential_rotation.domain.ledger_records import (
     LedgerRecord,
 )
 from credential_rotation.ports import Ledger
+from tests.support.aws import create_ledger_table
 from tests.support.fakes import InMemoryLedger, fault
 
 TABLE = "ledger"
@@ -143,19 +144,7 @@ def fail_update_item(client: Any, skip: int = 0, error: Callable[[], Exception] 
 @pytest.fixture
 def dynamodb(mocked_aws: None) -> Any:
     client = boto3.client("dynamodb", region_name=REGION)
-    # As template.yaml creates the ledger table.
-    client.create_table(
-        TableName=TABLE,
-        AttributeDefinitions=[
-            {"AttributeName": "VoiceConnectorId", "AttributeType": "S"},
-            {"AttributeName": "Username", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "VoiceConnectorId", "KeyType": "HASH"},
-            {"AttributeName": "Username", "KeyType": "RANGE"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_ledger_table(client, TABLE)
     return client
 
 

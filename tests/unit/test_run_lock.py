@@ -10,6 +10,7 @@ from cfnlint.decode import cfn_yaml
 from credential_rotation.adapters.run_lock import LEASE, LOCK_KEY, LONGEST_TASK, RunLock
 from credential_rotation.domain.errors import RunInProgress
 from sandbox.template import REPOSITORY
+from tests.support.aws import create_ledger_table
 
 TABLE = "ledger"
 REGION = "us-east-1"
@@ -23,18 +24,7 @@ USERNAMES = ("sip-20260101-k3v9q0zt", "break-glass")
 @pytest.fixture
 def dynamodb(mocked_aws):
     client = boto3.client("dynamodb", region_name=REGION)
-    client.create_table(
-        TableName=TABLE,
-        AttributeDefinitions=[
-            {"AttributeName": "VoiceConnectorId", "AttributeType": "S"},
-            {"AttributeName": "Username", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "VoiceConnectorId", "KeyType": "HASH"},
-            {"AttributeName": "Username", "KeyType": "RANGE"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_ledger_table(client, TABLE)
     for username in USERNAMES:
         client.put_item(
             TableName=TABLE,

@@ -13,6 +13,7 @@ from credential_rotation.adapters.usage_index import INDEX, UsageIndex, usage_pa
 from credential_rotation.domain.call_records import CallRecord
 from credential_rotation.domain.errors import MalformedIndexRow
 from credential_rotation.ports import UsageIndex as UsageIndexPort
+from tests.support.aws import create_ledger_table
 from tests.support.fakes import InMemoryUsageIndex
 
 TABLE = "ledger"
@@ -29,18 +30,7 @@ def call(username: str | None, at: datetime = T0, tx: str = "tx-1", vc_id: str =
 @pytest.fixture
 def dynamodb(mocked_aws: None) -> Any:
     client = boto3.client("dynamodb", region_name="us-east-1")
-    client.create_table(
-        TableName=TABLE,
-        AttributeDefinitions=[
-            {"AttributeName": "VoiceConnectorId", "AttributeType": "S"},
-            {"AttributeName": "Username", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "VoiceConnectorId", "KeyType": "HASH"},
-            {"AttributeName": "Username", "KeyType": "RANGE"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_ledger_table(client, TABLE)
     return client
 
 
