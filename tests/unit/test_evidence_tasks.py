@@ -9,12 +9,11 @@ import pytest
 
 from credential_rotation.domain.call_records import CallRecord
 from credential_rotation.domain.ledger_records import PRESENT, LedgerRecord
-from credential_rotation.domain.models import ConnectorTask, DeletionRequest, IssueRequest, Policy
+from credential_rotation.domain.models import ConnectorTask, DeletionRequest, Policy
 from credential_rotation.domain.policy import Reason
 from credential_rotation.domain.redaction import Fingerprints
 from credential_rotation.tasks.alerting import EVIDENCE_STALE, NOT_SWITCHED
 from credential_rotation.tasks.evidence_reading import EvidenceReader
-from credential_rotation.tasks.issuing import create_secret, finish_secret, set_secret
 from credential_rotation.tasks.planning import plan_connector
 from credential_rotation.tasks.publishing import publish_run
 from credential_rotation.tasks.retirement import retire_stale
@@ -29,6 +28,7 @@ from tests.support.fakes import (
     InMemoryLedger,
     InMemoryUsageIndex,
 )
+from tests.support.issuing import issue_successor
 
 VC = "abcdefghijklmnopqrstuv"
 RUN = "arn:aws:states:us-east-1:123456789012:execution:rotation:nightly-{}"
@@ -66,21 +66,13 @@ class World:
         self.successor = self._issue()
 
     def _issue(self) -> str:
-        def request(step: str, successor: Any = None) -> IssueRequest:
-            wire = {
-                "VoiceConnectorId": VC,
-                "Policy": POLICY,
-                "Now": ISSUED.isoformat(),
-                "ExecutionArn": RUN.format(0),
-            }
-            return IssueRequest.parse(
-                wire | {"Step": step} | ({"Successor": successor.to_wire()} if successor else {})
-            )
-
-        successor = create_secret(request("CreateSecret"), self.secrets, self.ledger, self.chime, ISSUED)
-        set_secret(request("SetSecret", successor), self.secrets, self.ledger, self.chime)
-        finish_secret(request("FinishSecret", successor), self.secrets, self.ledger, ISSUED)
-        return successor.username
+        task = {
+            "VoiceConnectorId": VC,
+            "Policy": POLICY,
+            "Now": ISSUED.isoformat(),
+            "ExecutionArn": RUN.format(0),
+        }
+        return issue_successor(task, self.secrets, self.ledger, self.chime, ISSUED).username
 
     def call(self, username: str | None, at: datetime) -> None:
         """A call the index has counted (as the indexer does it: count, then advance)."""

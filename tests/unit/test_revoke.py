@@ -10,14 +10,12 @@ import pytest
 from credential_rotation.domain.errors import InvalidInput
 from credential_rotation.domain.evidence import ConnectorCalls, Evidence, EvidenceState, Usage
 from credential_rotation.domain.ledger_records import PRESENT, LedgerRecord
-from credential_rotation.domain.models import ConnectorTask, DeletionRequest, IssueRequest
+from credential_rotation.domain.models import ConnectorTask, DeletionRequest
 from credential_rotation.domain.policy import PolicySettings, Reason, confirm_deletions, judge
 from credential_rotation.domain.redaction import Fingerprints
 from credential_rotation.domain.rotation_due import RotationReason
 from credential_rotation.domain.settings import Settings
-from credential_rotation.tasks import issuing
 from credential_rotation.tasks.alerting import REVOKED, evidence_page
-from credential_rotation.tasks.issuing import create_secret, finish_secret, set_secret
 from credential_rotation.tasks.planning import plan_connector
 from credential_rotation.tasks.retirement import retire_stale
 from credential_rotation.tasks.run_input import resolve_run
@@ -27,6 +25,7 @@ from tests.support.fakes import (
     FakeVoiceConnectors,
     InMemoryLedger,
 )
+from tests.support.issuing import issue_successor
 
 NOW = datetime(2026, 6, 1, 3, tzinfo=UTC)
 VC = "abcdefghijklmnopqrstuv"
@@ -182,13 +181,7 @@ class World:
             task, self.chime, self.ledger, self.secrets, self.records, Fingerprints(b"k" * 32)
         )
         if summary.rotation.due:
-            step = lambda name, successor=None: IssueRequest.parse(  # noqa: E731 - one request per step
-                self.task | {"Step": name} | ({"Successor": successor.to_wire()} if successor else {})
-            )
-            successor = create_secret(step("CreateSecret"), self.secrets, self.ledger, self.chime, NOW)
-            set_secret(step("SetSecret", successor), self.secrets, self.ledger, self.chime)
-            issuing.test_secret(step("TestSecret", successor), self.chime)
-            finish_secret(step("FinishSecret", successor), self.secrets, self.ledger, NOW)
+            issue_successor(self.task, self.secrets, self.ledger, self.chime, NOW)
         request = DeletionRequest.parse(self.task | {"Plan": summary.record.to_wire()})
         _, outcome = retire_stale(request, self.chime, self.ledger, self.secrets, self.records, NOW)
         return plan, outcome

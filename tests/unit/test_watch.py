@@ -7,9 +7,8 @@ from typing import Any
 import pytest
 
 from credential_rotation.domain.ledger_records import PRESENT, LedgerRecord
-from credential_rotation.domain.models import IssueRequest, RestoreRecord, RestoreRequest, WatchRequest
+from credential_rotation.domain.models import RestoreRecord, RestoreRequest, WatchRequest
 from credential_rotation.domain.watch import CallCounts, WatchVerdict, judge_watch
-from credential_rotation.tasks import issuing
 from credential_rotation.tasks.alerting import BROKEN, evidence_page
 from credential_rotation.tasks.audit import build_event, build_report
 from credential_rotation.tasks.watching import restore_deleted, select_watched, watch_connector
@@ -21,6 +20,7 @@ from tests.support.fakes import (
     InMemoryLedger,
     fault,
 )
+from tests.support.issuing import issue_successor
 
 VC = "abcdefghijklmnopqrstuv"
 RUN = "arn:aws:states:us-east-1:123456789012:execution:rotation:nightly-9"
@@ -118,21 +118,13 @@ class World:
         self.delete(["pbx-manual", self.first])
 
     def issue(self, name: str, at: datetime) -> str:
-        base = {
+        task = {
             "VoiceConnectorId": VC,
             "Policy": POLICY,
             "Now": at.isoformat(),
             "ExecutionArn": f"{RUN}-{name}",
         }
-
-        def step(label: str, successor: Any = None) -> IssueRequest:
-            return IssueRequest.parse(
-                base | {"Step": label} | ({"Successor": successor.to_wire()} if successor else {})
-            )
-
-        successor = issuing.create_secret(step("CreateSecret"), self.secrets, self.ledger, self.chime, at)
-        issuing.set_secret(step("SetSecret", successor), self.secrets, self.ledger, self.chime)
-        issuing.finish_secret(step("FinishSecret", successor), self.secrets, self.ledger, at)
+        successor = issue_successor(task, self.secrets, self.ledger, self.chime, at)
         # A listing dates it, as PlanConnector's would.
         self.ledger.date_successor(VC, self.ledger.read(VC).records[successor.username], at)
         return successor.username
