@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from credential_rotation.adapters.dynamodb_items import date, text
 from credential_rotation.domain.ledger_records import (
     DELETED,
     GONE,
@@ -54,37 +55,19 @@ def _timestamp(moment: datetime) -> str:
     return moment.isoformat()
 
 
-def _text(item: Mapping[str, Any], name: str) -> str:
-    value = item.get(name)
-    if not isinstance(value, dict) or set(value) != {"S"} or not isinstance(value["S"], str):
-        raise ValueError(f"{name}: {'missing' if value is None else 'not a string'}")
-    return value["S"]
-
-
-def _date(item: Mapping[str, Any], name: str) -> datetime:
-    text = _text(item, name)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{name}: not an ISO 8601 date and time") from None
-    if moment.utcoffset() is None:
-        raise ValueError(f"{name}: has no time zone")
-    return moment
-
-
 def parse_row(item: Mapping[str, Any]) -> LedgerRecord | LedgerProblem:
     """One ledger item, or what is wrong with it (the attribute and the fault, never the value)."""
     try:
-        username = _text(item, "Username")
+        username = text(item, "Username")
     except ValueError as error:
         return LedgerProblem(None, str(error))
     try:
-        state = _text(item, "State")
+        state = text(item, "State")
         if state not in STATES:
             raise ValueError(f"State: not one of {', '.join(sorted(STATES))}")
-        first_seen = None if state == ISSUING and "FirstSeenAt" not in item else _date(item, "FirstSeenAt")
-        optional = {name: _text(item, name) if name in item else None for name in _OPTIONAL_TEXT}
-        dates = {name: _date(item, name) if name in item else None for name in _OPTIONAL_DATES}
+        first_seen = None if state == ISSUING and "FirstSeenAt" not in item else date(item, "FirstSeenAt")
+        optional = {name: text(item, name) if name in item else None for name in _OPTIONAL_TEXT}
+        dates = {name: date(item, name) if name in item else None for name in _OPTIONAL_DATES}
     except ValueError as error:
         return LedgerProblem(username, str(error))
     return LedgerRecord(

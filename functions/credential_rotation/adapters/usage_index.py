@@ -18,13 +18,13 @@ order records arrive in does not matter. Dates are stored as UTC ISO 8601 with m
 so that DynamoDB's string comparison is the order of time.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from credential_rotation.adapters.dynamodb_items import count, date, text
 from credential_rotation.domain.call_records import CallRecord
 from credential_rotation.domain.errors import MalformedIndexRow
 from credential_rotation.domain.evidence import ConnectorCalls, IndexState, Usage
@@ -223,31 +223,21 @@ def _duplicate(error: ClientError) -> bool:
     return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"
 
 
+def _read[T](read: Callable[[Mapping[str, Any], str], T], item: Mapping[str, Any] | None, name: str) -> T:
+    """One attribute of an index row (adapters/dynamodb_items.py); what is wrong is a MalformedIndexRow."""
+    try:
+        return read(item or {}, name)
+    except ValueError as error:
+        raise MalformedIndexRow(f"a call-index row's {error}") from None
+
+
 def _text(item: Mapping[str, Any] | None, name: str) -> str:
-    value = (item or {}).get(name)
-    if not isinstance(value, dict) or set(value) != {"S"} or not isinstance(value["S"], str):
-        raise MalformedIndexRow(
-            f"a call-index row's {name} is {'missing' if value is None else 'not a string'}"
-        )
-    return value["S"]
+    return _read(text, item, name)
 
 
 def _number(item: Mapping[str, Any] | None, name: str) -> int:
-    value = (item or {}).get(name)
-    number = -1
-    if isinstance(value, dict) and set(value) == {"N"} and isinstance(value["N"], str):
-        with suppress(ValueError):
-            number = int(value["N"])
-    if number < 0:
-        raise MalformedIndexRow(f"a call-index row's {name} is not a count")
-    return number
+    return _read(count, item, name)
 
 
 def _date(item: Mapping[str, Any] | None, name: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(_text(item, name))
-    except ValueError:
-        raise MalformedIndexRow(f"a call-index row's {name} is not an ISO 8601 date and time") from None
-    if moment.utcoffset() is None:
-        raise MalformedIndexRow(f"a call-index row's {name} has no time zone")
-    return moment
+    return _read(date, item, name)
