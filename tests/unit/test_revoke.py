@@ -15,7 +15,7 @@ from credential_rotation.domain.policy import PolicySettings, Reason, confirm_de
 from credential_rotation.domain.redaction import Fingerprints
 from credential_rotation.domain.rotation_due import RotationReason
 from credential_rotation.domain.settings import Settings
-from credential_rotation.tasks.alerting import REVOKED, evidence_page
+from credential_rotation.tasks.alerting import REVOKED, page_for
 from credential_rotation.tasks.planning import plan_connector
 from credential_rotation.tasks.retirement import retire_stale
 from credential_rotation.tasks.run_input import resolve_run
@@ -218,7 +218,7 @@ def test_revoking_the_last_credential_without_rotate_leaves_it_for_a_person_and_
             }
         ],
     }
-    subject, message = evidence_page(report)
+    subject, message = page_for(report)
     assert subject == REVOKED
     assert message["Revoke"] == {
         "Reason": "found in a pastebin",

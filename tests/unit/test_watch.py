@@ -9,7 +9,7 @@ import pytest
 from credential_rotation.domain.ledger_records import PRESENT, LedgerRecord
 from credential_rotation.domain.models import RestoreRecord, RestoreRequest, WatchRequest
 from credential_rotation.domain.watch import CallCounts, WatchVerdict, judge_watch
-from credential_rotation.tasks.alerting import BROKEN, evidence_page
+from credential_rotation.tasks.alerting import BROKEN, page_for
 from credential_rotation.tasks.audit import build_event, build_report
 from credential_rotation.tasks.watching import restore_deleted, select_watched, watch_connector
 from tests.support.fakes import (
@@ -228,7 +228,7 @@ def test_the_report_names_what_was_put_back_the_event_counts_it_and_the_page_say
         "NotRestorable": 1,
         "Error": None,
     }
-    subject, message = evidence_page(report)
+    subject, message = page_for(report)
     assert subject == BROKEN
     assert message["Broken"] == [
         {

@@ -1,5 +1,7 @@
-"""Pages about the call-record evidence, from a run's report: what a person must act on, on the alerts
-topic (the audit event is a record for every run; an alert asks someone to do something).
+"""The page a run sends PublishAudit's way, from its report: what a person must act on, on the alerts topic
+(the audit event is a record for every run; an alert asks someone to do something). One page per run, its
+subject the most urgent of what it holds: a deletion that broke calls, a revoke, a phone system that has
+not switched, deletions held for stale evidence.
 
 - The phone system has not switched: AWSCURRENT names a successor this workflow issued more than
   GraceDays ago, and the PBX still authenticates calls with an older username. The page names the
@@ -28,7 +30,7 @@ REVOKED = "SIP credentials revoked"
 BROKEN = "A credential deletion broke outbound calls"
 
 
-def evidence_page(
+def page_for(
     report: Mapping[str, Any], location: Mapping[str, Any] | None = None
 ) -> tuple[str, dict[str, Any]] | None:
     """(subject, message) of the page this run calls for, or None."""

@@ -16,7 +16,7 @@ from typing import Any
 from credential_rotation.domain.errors import MalformedTaskInput
 from credential_rotation.domain.record_keys import report_key
 from credential_rotation.ports import AlertPager, AuditPublisher, RunLock, RunRecords
-from credential_rotation.tasks.alerting import evidence_page
+from credential_rotation.tasks.alerting import page_for
 from credential_rotation.tasks.audit import build_event, build_report, execution_failure, execution_summary
 
 
@@ -63,7 +63,7 @@ def publish_run(
         lock_not_released = _quietly(lambda: lock.release(audit_event["ExecutionArn"]))
     message_id = topic.publish(audit_event)
     metrics_not_emitted = _quietly(lambda: emit_metrics(report))
-    page = evidence_page(report, location.to_wire()) if pager is not None else None
+    page = page_for(report, location.to_wire()) if pager is not None else None
     # After the audit event, like the metrics: a page that cannot be sent is logged (an error the
     # dashboard's log widget shows), never a second audit event.
     page_not_sent = _quietly(lambda: pager.page(*page)) if pager is not None and page is not None else None
