@@ -53,10 +53,36 @@ def summary(n: int, stale: list[str], due: bool) -> dict:
     }
 
 
-def worst_entry(summary: dict, stale: list[str], unconfirmed: bool) -> dict:
+def worst_entry(summary: dict, stale: list[str], unconfirmed: bool, evidence: bool = False) -> dict:
     """The largest report entry a connector with this plan can end with: every stale one deleted (or, when
-    the delete step failed, unconfirmed), a successor issued, the longest error, every problem."""
+    the delete step failed, unconfirmed), a successor issued, the longest error, every problem; with
+    evidence on, its longest state and why; where something was deleted, a watch at its largest."""
     return {
+        "Evidence": {
+            "State": "no-sip-auth-user",
+            "Why": NASTY_CAUSE,
+            "Since": None,
+            "LastUsed": dict.fromkeys(stale, "2026-01-05T03:00:00+00:00"),
+            "Calls": dict.fromkeys(stale, 10**9),
+            "Unused": stale,
+            "Switched": stale,
+            "UnauthenticatedCalls": 10**9,
+            "NotSwitched": ["f" * 16] * 10,
+            "SuccessorSecret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + "p" * 200,
+        }
+        if evidence
+        else None,
+        "Watch": {
+            "Verdict": None,
+            "Signals": ["outbound-failures", "sip-4xx"],
+            "Watched": {"Attempts": 10**9, "Failures": 10**9, "Sip4xx": 10**9},
+            "Baseline": {"Attempts": 10**9, "Failures": 10**9, "Sip4xx": 10**9},
+            "Restored": stale,
+            "NotRestorable": stale,
+            "Error": {"Error": "E" * 500, "Cause": NASTY_CAUSE, "Step": "RestoreDeleted"},
+        }
+        if stale
+        else None,
         "VoiceConnectorId": summary["VoiceConnectorId"],
         "Current": "u" * 32 + "20260105-abcd1234",
         "Counts": summary["Counts"],
@@ -82,7 +108,7 @@ def worst_entry(summary: dict, stale: list[str], unconfirmed: bool) -> dict:
     }
 
 
-def report(entries: list[dict]) -> dict:
+def report(entries: list[dict], policy: dict = POLICY) -> dict:
     return {
         "SchemaVersion": "2.0",
         "ExecutionArn": "arn:aws:states:us-east-1:123456789012:execution:rotation:" + "e" * 80,
@@ -91,7 +117,7 @@ def report(entries: list[dict]) -> dict:
         "Outcome": "PARTIAL",
         "StartedAt": "2026-01-05T03:00:00+00:00",
         "FinishedAt": "2026-01-05T03:00:09+00:00",
-        "Policy": POLICY,
+        "Policy": policy,
         "VoiceConnectors": entries,
         "Error": {"Error": "States.Runtime", "Cause": NASTY_CAUSE},
     }
@@ -106,16 +132,21 @@ SHAPES = st.one_of(
 
 
 @settings(max_examples=80, deadline=None)
-@given(shape=SHAPES, unicode=st.booleans(), due=st.booleans(), unconfirmed=st.booleans())
-def test_no_event_a_run_can_publish_is_larger_than_the_bound_its_plan_got(shape, unicode, due, unconfirmed):
+@given(
+    shape=SHAPES, unicode=st.booleans(), due=st.booleans(), unconfirmed=st.booleans(), evidence=st.booleans()
+)
+def test_no_event_a_run_can_publish_is_larger_than_the_bound_its_plan_got(
+    shape, unicode, due, unconfirmed, evidence
+):
     connectors, stale, length = shape
+    policy = POLICY | ({"QuietDays": 14} if evidence else {})
     names = [stale_names(n, stale, length, unicode) for n in range(connectors)]
     summaries = [summary(n, names[n], due) for n in range(connectors)]
-    entries = [worst_entry(summaries[n], names[n], unconfirmed) for n in range(connectors)]
+    entries = [worst_entry(summaries[n], names[n], unconfirmed, evidence) for n in range(connectors)]
 
-    published = build_event(report(entries), LOCATION)
+    published = build_event(report(entries, policy), LOCATION)
 
-    assert message_bytes(published) <= largest_event_bytes(summaries, POLICY)
+    assert message_bytes(published) <= largest_event_bytes(summaries, policy)
 
 
 def test_a_run_at_the_old_limits_fits_and_one_far_beyond_them_is_refused():
