@@ -686,6 +686,37 @@ def test_the_run_lock_key_is_the_one_the_code_uses(template):
     assert RUN_LOCK_ONLY["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"] == [LOCK_KEY]
 
 
+# The call-record index's rows in the ledger's table: the indexer may write them and no credential's row;
+# the backfill only the index's own row (its watermark and pending days).
+CALL_INDEX_ONLY = {
+    "IndexCallRecordsFunction": {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["calls/*", "call/*", "call-index"]}
+    },
+    "BackfillCallRecordsFunction": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["call-index"]}},
+}
+
+
+@pytest.mark.parametrize("function", sorted(CALL_INDEX_ONLY))
+def test_the_indexer_writes_only_the_call_index_rows(template, function):
+    ledger_statements = [
+        statement
+        for statement in function_statements(template, function)
+        if any(action.startswith("dynamodb:") for action in actions(statement))
+    ]
+    assert ledger_statements
+    for statement in ledger_statements:
+        assert statement["Condition"] == CALL_INDEX_ONLY[function]
+
+
+def test_the_call_index_keys_are_the_ones_the_code_uses():
+    from credential_rotation.adapters.usage_index import INDEX, seen_partition, usage_partition
+
+    (patterns,) = CALL_INDEX_ONLY["IndexCallRecordsFunction"]["ForAllValues:StringLike"].values()
+    assert patterns == [usage_partition("*"), seen_partition("*"), INDEX]
+    # No voice connector id can fall under them: the index never reads as a credential's row.
+    assert all("/" in pattern or pattern == INDEX for pattern in patterns)
+
+
 def test_the_ledger_survives_the_stack_and_can_be_restored(template):
     table = template["Resources"]["LedgerTable"]
     assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
