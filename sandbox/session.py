@@ -17,10 +17,9 @@ Fake credentials and the region are set here, for the session only, and never re
 import json
 import logging
 import os
-import threading
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from collections.abc import Mapping
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import mock
@@ -28,7 +27,6 @@ from unittest import mock
 import time_machine
 from botocore.config import Config
 from moto import mock_aws
-from moto.dynamodb.models import DynamoDBBackend
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 
@@ -40,6 +38,7 @@ from sandbox.aws_faults import AwsFaults
 from sandbox.event_bus import FailedDelivery
 from sandbox.executions import FINAL_STATUSES, Execution, wait_for
 from sandbox.lambda_runtime import FunctionLogs, Invocation, in_process_lambda
+from sandbox.moto_threads import serialised_backends
 from sandbox.phone_system import PhoneSystem
 from sandbox.retry_clock import RetryClock
 from sandbox.sqs_poller import Drained, FunctionErrored, SqsPoller
@@ -61,29 +60,6 @@ DEFAULT_START = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
 CDR_BUCKET = f"chime-call-records-{ACCOUNT_ID}"
 # moto's interpreter logs every task failure at ERROR, expected ones included; the history has them all.
 logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
-
-
-@contextmanager
-def serialised_dynamodb() -> Iterator[None]:
-    """DynamoDB applies a conditional write atomically; moto checks the condition and then writes, with
-    nothing between two threads, and a read iterates a table's partitions while another thread may add
-    one ("dictionary changed size during iteration"). Concurrent executions and a Map's invocations run on
-    moto's threads, so moto's item operations are serialised here, else two simultaneous lock
-    acquisitions could both pass and a query could fail (never in AWS)."""
-    lock = threading.RLock()
-
-    def serialised(original: Any) -> Any:
-        def operation(self: Any, *args: Any, **kwargs: Any) -> Any:
-            with lock:
-                return original(self, *args, **kwargs)
-
-        return operation
-
-    with ExitStack() as patches:
-        for name in ("put_item", "update_item", "delete_item", "get_item", "query", "scan", "describe_table"):
-            original = getattr(DynamoDBBackend, name)
-            patches.enter_context(mock.patch.object(DynamoDBBackend, name, serialised(original)))
-        yield
 
 
 class Sandbox:
@@ -129,7 +105,7 @@ class Sandbox:
             )
             self._exit.enter_context(self.retry_clock.installed())
             self._exit.enter_context(self.state_waits.installed(self._traveller.shift))
-            self._exit.enter_context(serialised_dynamodb())
+            self._exit.enter_context(serialised_backends())
             self._exit.enter_context(event_bus.delivering(self.event_failures))
             # A function deployed with LogLevel DEBUG sets the root logger's level, as Lambda's runtime does.
             root = logging.getLogger()

@@ -183,6 +183,7 @@ def test_the_largest_state_a_run_can_have_every_connector_issuing_and_failing_af
     assert (execution.status, execution.error) == ("FAILED", "ConnectorsFailed")
     audit_schema.validate(event)
     for entry in event["VoiceConnectors"]:
+        assert entry["Issued"] is not None, (entry, withheld_errors(sandbox))
         assert entry["Issued"]["Promoted"] is True
         assert entry["Error"]["Step"] == "DeleteCredentials"
         assert entry["Unconfirmed"] == entry["Stale"]
