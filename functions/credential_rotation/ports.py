@@ -15,6 +15,7 @@ from credential_rotation.domain.evidence import ConnectorCalls, IndexState
 from credential_rotation.domain.ledger_records import LedgerRecord, LedgerView
 from credential_rotation.domain.models import RecordRef, ReportLocation
 from credential_rotation.domain.secret_versions import SecretState, StoredCredential
+from credential_rotation.domain.targets import OrganizationAccount
 from credential_rotation.domain.watch import CallCounts
 
 
@@ -197,4 +198,15 @@ class IndexingQueue(Protocol):
 
     def failed_records(self) -> int:
         """Messages in the dead-letter queue: records that failed to index for good."""
+        ...
+
+
+class OrganizationAccounts(Protocol):
+    """The organization's accounts (Organizations, read from the management or a delegated administrator
+    account), for fleet mode's Targets."""
+
+    def accounts_under(self, parent_ids: Sequence[str]) -> tuple[OrganizationAccount, ...]:
+        """Every account under each of ``parent_ids`` (organizational units, or the root) at any depth,
+        whatever its state, each once. A given id the organization does not have raises InvalidInput
+        naming it (``targets.unknown_parent``); any other failure is the service's error."""
         ...

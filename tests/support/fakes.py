@@ -52,6 +52,7 @@ from credential_rotation.domain.secret_versions import (
     parse_successor,
     secret_name,
 )
+from credential_rotation.domain.targets import ACTIVE, OrganizationAccount, unknown_parent
 from credential_rotation.domain.watch import CallCounts
 from credential_rotation.ports import RunRecord
 
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
         ConnectorSecrets,
         IndexingQueue,
         Ledger,
+        OrganizationAccounts,
         RunLock,
         RunRecords,
         UsageIndex,
@@ -1131,6 +1133,63 @@ class FakeConnectorHealth:
         return self.faults.call("outbound", outbound)
 
 
+class FakeOrganization:
+    """An organization (adapters/organizations.py over Organizations): a root, OUs nested under it, and
+    accounts in the root or an OU, each with its state. ``accounts_under`` walks it as the adapter does
+    (depth first, each parent's accounts before its OUs, each account once), and names a given parent it
+    does not have as the adapter does; the fault's method is ``accounts_under``."""
+
+    def __init__(self, root_id: str = "r-a1b2") -> None:
+        self.root_id = root_id
+        self.units: dict[str, str] = {}  # OU -> its parent (the root or an OU)
+        self.accounts: dict[str, tuple[str, str]] = {}  # account -> (its parent, its state)
+        self.faults = Faults()
+
+    def fail_next(self, method: str, error: BaseException, *, after: bool = False, skip: int = 0) -> None:
+        self.faults.fail_next(method, error, after=after, skip=skip)
+
+    def add_unit(self, unit_id: str, parent_id: str | None = None) -> str:
+        parent = parent_id or self.root_id
+        if not self._exists(parent):
+            raise ValueError(f"no parent {parent} to add {unit_id} under")
+        self.units[unit_id] = parent
+        return unit_id
+
+    def add_account(self, account_id: str, parent_id: str | None = None, state: str = ACTIVE) -> str:
+        parent = parent_id or self.root_id
+        if not self._exists(parent):
+            raise ValueError(f"no parent {parent} to add {account_id} under")
+        self.accounts[account_id] = (parent, state)
+        return account_id
+
+    def _exists(self, parent_id: str) -> bool:
+        return parent_id == self.root_id or parent_id in self.units
+
+    def accounts_under(self, parent_ids: Sequence[str]) -> tuple[OrganizationAccount, ...]:
+        def walk() -> tuple[OrganizationAccount, ...]:
+            found: dict[str, OrganizationAccount] = {}
+            visited: set[str] = set()
+
+            def visit(parent_id: str) -> None:
+                if parent_id in visited:
+                    return
+                visited.add(parent_id)
+                for account_id, (parent, state) in self.accounts.items():
+                    if parent == parent_id:
+                        found.setdefault(account_id, OrganizationAccount(account_id, state))
+                for unit_id, parent in self.units.items():
+                    if parent == parent_id:
+                        visit(unit_id)
+
+            for parent_id in parent_ids:
+                if not self._exists(parent_id):
+                    raise unknown_parent(parent_id)
+                visit(parent_id)
+            return tuple(found.values())
+
+        return self.faults.call("accounts_under", walk)
+
+
 if TYPE_CHECKING:
     # mypy holds each fake to its port.
     _ledger: Ledger = InMemoryLedger()
@@ -1144,3 +1203,4 @@ if TYPE_CHECKING:
     _calls: CallRecordStore = FakeCallRecordBucket()
     _index: UsageIndex = InMemoryUsageIndex()
     _queue: IndexingQueue = FakeIndexingQueue()
+    _organization: OrganizationAccounts = FakeOrganization()
