@@ -66,7 +66,7 @@ lint: $(VENV)/.installed
 	PYTHONPATH=functions $(BIN)/lint-imports
 
 validate: setup
-	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint template.yaml fleet/spoke.yaml
 	$(SAM_ENV) $(SAM_VENV)/bin/sam validate --lint --template template.yaml
 	$(SAM_ENV) $(SAM_VENV)/bin/sam validate --region us-east-1 --template template.yaml
 	$(BIN)/statelint --ignore=URI $(ASL)
@@ -76,7 +76,7 @@ validate: setup
 # Every finding is fixed or suppressed with its reason in the resource's Metadata (checkov: skip).
 # --skip-download: offline, and nothing of the template leaves the machine.
 checkov: $(CHECKOV_VENV)/.installed
-	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml -f fleet/spoke.yaml --framework cloudformation --quiet --compact --skip-download
 
 # The fast tier: every test that neither deploys the stack (sandbox) nor is marked slow, on two workers.
 # The security tests expand the template with SAM's own translator, from the SAM virtualenv.
