@@ -84,10 +84,27 @@ def parse_row(item: Mapping[str, Any]) -> LedgerRecord | LedgerProblem:
     )
 
 
+def fleet_partition(account: str, region: str, voice_connector_id: str) -> str:
+    """A fleet run's connector's partition: ``<account>/<Region>/<VoiceConnectorId>``. It cannot collide
+    with a single-account connector's (a connector id has no ``/``), with the call-record index's
+    partitions (``calls/``, ``call/``, ``call-index``: none starts with a digit) or with the run lock."""
+    return f"{account}/{region}/{voice_connector_id}"
+
+
 class CredentialLedger:
-    def __init__(self, client: "DynamoDBClient", table_name: str) -> None:
+    def __init__(
+        self, client: "DynamoDBClient", table_name: str, account: str | None = None, region: str | None = None
+    ) -> None:
+        """``account`` and ``region`` (fleet mode) scope every connector's rows to that account and Region;
+        without them the rows are keyed by the connector's id alone, as single-account mode always has."""
         self._client = client
         self._table = table_name
+        self._scope = (account, region) if account is not None and region is not None else None
+
+    def _partition(self, voice_connector_id: str) -> str:
+        if self._scope is None:
+            return voice_connector_id
+        return fleet_partition(*self._scope, voice_connector_id)
 
     def read(self, voice_connector_id: str) -> LedgerView:
         records: dict[str, LedgerRecord] = {}
@@ -95,7 +112,7 @@ class CredentialLedger:
         request: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "VoiceConnectorId = :id",
-            "ExpressionAttributeValues": {":id": {"S": voice_connector_id}},
+            "ExpressionAttributeValues": {":id": {"S": self._partition(voice_connector_id)}},
             "ConsistentRead": True,
         }
         while True:
@@ -327,6 +344,5 @@ class CredentialLedger:
             return record.first_seen_at
         return None
 
-    @staticmethod
-    def _key(voice_connector_id: str, username: str) -> dict[str, dict[str, str]]:
-        return {"VoiceConnectorId": {"S": voice_connector_id}, "Username": {"S": username}}
+    def _key(self, voice_connector_id: str, username: str) -> dict[str, dict[str, str]]:
+        return {"VoiceConnectorId": {"S": self._partition(voice_connector_id)}, "Username": {"S": username}}

@@ -80,3 +80,12 @@ class MalformedCallRecord(RotationError):
 class MalformedIndexRow(RotationError):
     """A row of the call-record index that is not what the indexer writes: the connector's evidence is
     stale until a person repairs or removes it."""
+
+
+# Fleet mode.
+
+
+class SpokeRoleUnavailable(RotationError):
+    """The hub could not assume an account's spoke role in a Region (not deployed there, a trust that does
+    not name this hub, a wrong external id, or STS unreachable): nothing is done in that account and Region,
+    and the run reports it."""

@@ -5,13 +5,14 @@ Field names are PascalCase on the wire, as everywhere else in Step Functions and
 
 from typing import Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_pascal
 
 from credential_rotation.domain.errors import MalformedTaskInput
 from credential_rotation.domain.evidence import EvidenceState
 from credential_rotation.domain.policy import PolicySettings, Reason
 from credential_rotation.domain.rotation_due import RotationReason
+from credential_rotation.domain.targets import Target
 from credential_rotation.domain.unmanaged import Unmanageable
 from credential_rotation.domain.watch import WatchVerdict
 
@@ -117,7 +118,10 @@ class ReportLocation(WireModel):
 
 
 class ConnectorTask(WireModel):
-    """What every per-connector task receives: the connector, the run's policy, its clock and its id."""
+    """What every per-connector task receives: the connector, the run's policy, its clock and its id.
+
+    In fleet mode the connector is in another account or Region (``Account`` and ``Region``, both or
+    neither): the task reaches it through that account's spoke role, and the ledger keys it there."""
 
     voice_connector_id: str
     policy: Policy
@@ -125,6 +129,21 @@ class ConnectorTask(WireModel):
     # against the same instant and a retried task judges exactly as the first attempt did.
     now: AwareDatetime
     execution_arn: str
+    account: str | None = Field(default=None, pattern=r"^[0-9]{12}$")
+    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+
+    @model_validator(mode="after")
+    def _account_and_region_together(self) -> Self:
+        if (self.account is None) != (self.region is None):
+            raise ValueError("Account and Region: give both (a fleet run's connector) or neither")
+        return self
+
+    @property
+    def target(self) -> Target | None:
+        """The account and Region of a fleet run's connector; None in single-account mode."""
+        if self.account is None or self.region is None:
+            return None
+        return Target(account=self.account, region=self.region)
 
 
 class RotationEntry(WireModel):

@@ -1,7 +1,8 @@
 """The functions' configuration: the stack's parameters and resource names, as the template hands them to
 every function in its environment (``runtime/config.py`` reads it once per container)."""
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -14,6 +15,18 @@ def _comma_separated(value: object) -> object:
 
 
 CommaSeparated = Annotated[list[str], BeforeValidator(_comma_separated)]
+
+
+def _json_or_none(value: object) -> object:
+    # A JSON document given as a parameter's text; empty means none. Malformed text is refused by name.
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ValueError("is not JSON text") from None
+    return value
 
 
 class Settings(BaseModel):
@@ -54,3 +67,8 @@ class Settings(BaseModel):
     # The rollback watch: minutes to watch a connector after deleting on it (0: off).
     watch_minutes: int = Field(alias="WATCH_MINUTES", default=0, ge=0, le=15)
     default_look_back_days: int = Field(alias="DEFAULT_LOOK_BACK_DAYS", default=30, ge=1)
+    # Fleet mode: the external id the spoke roles' trust requires (empty: the trust relies on
+    # aws:PrincipalOrgID).
+    fleet_external_id: str = Field(alias="FLEET_EXTERNAL_ID", default="")
+    # The FleetTargets parameter: a Targets document as JSON text (empty: a fleet run's input must give one).
+    fleet_targets: Annotated[Any, BeforeValidator(_json_or_none)] = Field(alias="FLEET_TARGETS", default=None)

@@ -21,9 +21,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(voice_connector_id=request.voice_connector_id)
     summary, outcome = retire_stale(
         request,
-        wiring.voice_connectors(),
-        wiring.ledger(),
-        wiring.connector_secrets(),
+        wiring.voice_connectors(request.target),
+        wiring.ledger(request.target),
+        wiring.connector_secrets(request.target),
         wiring.run_records(),
         started_at=datetime.now(UTC),
         evidence_reader=wiring.evidence_reader(),

@@ -25,7 +25,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     vc_id = request.voice_connector_id
     logger.append_keys(voice_connector_id=vc_id, step=request.step)
     successor = issue_step(
-        request, wiring.connector_secrets(), wiring.ledger(), wiring.voice_connectors(), datetime.now(UTC)
+        request,
+        wiring.connector_secrets(request.target),
+        wiring.ledger(request.target),
+        wiring.voice_connectors(request.target),
+        datetime.now(UTC),
     )
     logger.info(
         "Successor step done",
@@ -41,7 +45,11 @@ def _restore(request: RestoreRequest) -> dict[str, Any]:
     vc_id = request.voice_connector_id
     logger.append_keys(voice_connector_id=vc_id, step=request.step)
     summary, record = restore_deleted(
-        request, wiring.ledger(), wiring.connector_secrets(), wiring.voice_connectors(), wiring.run_records()
+        request,
+        wiring.ledger(request.target),
+        wiring.connector_secrets(request.target),
+        wiring.voice_connectors(request.target),
+        wiring.run_records(),
     )
     fingerprints = wiring.fingerprints()
     logger.warning(

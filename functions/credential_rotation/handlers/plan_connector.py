@@ -21,9 +21,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     fingerprints = wiring.fingerprints()
     summary, plan = plan_connector(
         request,
-        wiring.voice_connectors(),
-        wiring.ledger(),
-        wiring.connector_secrets(),
+        wiring.voice_connectors(request.target),
+        wiring.ledger(request.target),
+        wiring.connector_secrets(request.target),
         wiring.run_records(),
         fingerprints,
         wiring.evidence_reader(),

@@ -11,6 +11,7 @@ from credential_rotation.adapters.run_metrics import publish_run_metrics
 from credential_rotation.runtime import wiring
 from credential_rotation.runtime.config import get_settings
 from credential_rotation.runtime.task import task
+from credential_rotation.tasks.fleet_audit import publish_fleet
 from credential_rotation.tasks.publishing import publish_run
 
 logger = Logger()
@@ -18,6 +19,8 @@ logger = Logger()
 
 @task(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if isinstance(event, dict) and event.get("Mode") == "fleet" and isinstance(event.get("State"), dict):
+        return _publish_fleet(event["State"])
     settings = get_settings()
     published = publish_run(
         event,
@@ -51,3 +54,24 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         },
     )
     return published.to_wire()
+
+
+def _publish_fleet(state: dict[str, Any]) -> dict[str, Any]:
+    """A fleet run's audit trail (tasks/fleet_audit.py), by the one function that writes reports."""
+    published = publish_fleet(
+        state,
+        wiring.fleet_records(),
+        wiring.run_records(),
+        wiring.run_lock(),
+        wiring.audit_topic(),
+        datetime.now(UTC),
+    )
+    logger.info(
+        "Fleet audit event published",
+        extra={
+            "outcome": published["Outcome"],
+            "error": published["Error"],
+            "totals": published["Summary"]["Totals"],
+        },
+    )
+    return published

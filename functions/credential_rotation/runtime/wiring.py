@@ -1,24 +1,31 @@
 """Builds the adapters over real boto3 clients: lazily, once per Lambda container, never at import."""
 
 import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from credential_rotation.adapters.alert_topic import AlertTopic
 from credential_rotation.adapters.audit_topic import AuditTopic
 from credential_rotation.adapters.call_record_store import CallRecordBucket
 from credential_rotation.adapters.chime import VoiceConnectorCredentials
 from credential_rotation.adapters.connector_health import ConnectorCallMetrics
+from credential_rotation.adapters.fleet_records import FleetRecords
 from credential_rotation.adapters.indexing_queue import IndexingQueue
 from credential_rotation.adapters.ledger import CredentialLedger
+from credential_rotation.adapters.organizations import OrganizationAccountsAdapter
 from credential_rotation.adapters.run_lock import RunLock
 from credential_rotation.adapters.run_records import RunRecords
 from credential_rotation.adapters.secret_store import ConnectorSecrets
 from credential_rotation.adapters.usage_index import UsageIndex
+from credential_rotation.domain.errors import SpokeRoleUnavailable
 from credential_rotation.domain.redaction import Fingerprints
+from credential_rotation.domain.targets import Target
 from credential_rotation.runtime.config import get_settings
 from credential_rotation.tasks.evidence_reading import EvidenceReader
 
@@ -43,14 +50,38 @@ def client(service: str, config: Config) -> Any:
         return build(service, config=config)
 
 
+def voice_connectors(target: Target | None = None) -> VoiceConnectorCredentials:
+    """This account's connectors, or (fleet mode) the target account's, through its spoke role."""
+    return _local_voice_connectors() if target is None else _spoke(target).voice_connectors
+
+
+def ledger(target: Target | None = None) -> CredentialLedger:
+    """The hub's ledger; a fleet run's connector's rows under its account and Region."""
+    if target is None:
+        return _local_ledger()
+    return _scoped_ledger(target)
+
+
+def connector_secrets(target: Target | None = None) -> ConnectorSecrets:
+    """Successor secrets live beside their connector: in the target account and Region in fleet mode."""
+    return _local_connector_secrets() if target is None else _spoke(target).connector_secrets
+
+
 @cache
-def voice_connectors() -> VoiceConnectorCredentials:
+def _local_voice_connectors() -> VoiceConnectorCredentials:
     return VoiceConnectorCredentials(client("chime-sdk-voice", CHIME_CLIENT_CONFIG))
 
 
 @cache
-def ledger() -> CredentialLedger:
+def _local_ledger() -> CredentialLedger:
     return CredentialLedger(client("dynamodb", AWS_CLIENT_CONFIG), get_settings().ledger_table_name)
+
+
+@cache
+def _scoped_ledger(target: Target) -> CredentialLedger:
+    return CredentialLedger(
+        client("dynamodb", AWS_CLIENT_CONFIG), get_settings().ledger_table_name, target.account, target.region
+    )
 
 
 @cache
@@ -59,7 +90,7 @@ def run_lock() -> RunLock:
 
 
 @cache
-def connector_secrets() -> ConnectorSecrets:
+def _local_connector_secrets() -> ConnectorSecrets:
     settings = get_settings()
     return ConnectorSecrets(
         client("secretsmanager", AWS_CLIENT_CONFIG),
@@ -68,9 +99,89 @@ def connector_secrets() -> ConnectorSecrets:
     )
 
 
+# Fleet mode: the spoke role's credentials last an hour (STS's default). A container reuses them while
+# they have more than a task's longest run left (Lambda's 15 minutes, with a margin), then assumes again.
+SPOKE_SESSION_SECONDS = 3600
+SPOKE_RENEW_MARGIN = timedelta(minutes=20)
+SPOKE_SESSION_NAME = "voice-connector-credential-rotation"
+
+
+@dataclass(frozen=True)
+class _SpokeAdapters:
+    expires: datetime
+    voice_connectors: VoiceConnectorCredentials
+    connector_secrets: ConnectorSecrets
+
+
+_SPOKES: dict[Target, _SpokeAdapters] = {}
+
+
+def _spoke(target: Target) -> _SpokeAdapters:
+    with _BUILDING:
+        adapters = _SPOKES.get(target)
+    if adapters is not None and adapters.expires - datetime.now(UTC) > SPOKE_RENEW_MARGIN:
+        return adapters
+    session = _assume_spoke_role(target)
+    build: Any = session.client
+    with _BUILDING:
+        adapters = _SpokeAdapters(
+            expires=datetime.now(UTC) + timedelta(seconds=SPOKE_SESSION_SECONDS),
+            voice_connectors=VoiceConnectorCredentials(build("chime-sdk-voice", config=CHIME_CLIENT_CONFIG)),
+            # The spoke's secrets use the account's AWS managed key: the hub's key is not the spoke's.
+            connector_secrets=ConnectorSecrets(
+                build("secretsmanager", config=AWS_CLIENT_CONFIG), get_settings().secret_name_prefix, ""
+            ),
+        )
+        _SPOKES[target] = adapters
+    return adapters
+
+
+def _assume_spoke_role(target: Target) -> boto3.Session:
+    settings = get_settings()
+    sts = client("sts", AWS_CLIENT_CONFIG)
+    partition = boto3.Session().get_partition_for_region(target.region)
+    role_arn = target.role_arn(partition)
+    request: dict[str, Any] = {
+        "RoleArn": role_arn,
+        "RoleSessionName": SPOKE_SESSION_NAME,
+        "DurationSeconds": SPOKE_SESSION_SECONDS,
+    }
+    if settings.fleet_external_id:
+        request["ExternalId"] = settings.fleet_external_id
+    try:
+        credentials = sts.assume_role(**request)["Credentials"]
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "an error")
+        raise SpokeRoleUnavailable(
+            f"the spoke role {role_arn} could not be assumed ({code}): deploy fleet/spoke.yaml in account "
+            f"{target.account}, Region {target.region}, with a trust that names this hub"
+        ) from None
+    except BotoCoreError as error:
+        raise SpokeRoleUnavailable(
+            f"the spoke role {role_arn} could not be assumed (STS failed with {type(error).__name__})"
+        ) from None
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=target.region,
+    )
+
+
 @cache
 def run_records() -> RunRecords:
     return RunRecords(client("s3", AWS_CLIENT_CONFIG), get_settings().audit_bucket_name)
+
+
+@cache
+def fleet_records() -> FleetRecords:
+    return FleetRecords(client("s3", AWS_CLIENT_CONFIG), get_settings().audit_bucket_name)
+
+
+@cache
+def organization() -> OrganizationAccountsAdapter:
+    """Organizations, as the hub's account sees it (the management account or a delegated administrator)."""
+    return OrganizationAccountsAdapter(client("organizations", AWS_CLIENT_CONFIG))
 
 
 @cache
@@ -113,7 +224,7 @@ def cdr_bucket() -> str | None:
 
 @cache
 def _found_cdr_bucket() -> str | None:
-    return get_settings().call_records_bucket or voice_connectors().call_record_bucket()
+    return get_settings().call_records_bucket or _local_voice_connectors().call_record_bucket()
 
 
 @cache
@@ -138,11 +249,14 @@ def fingerprints() -> Fingerprints:
 def reset() -> None:
     """Forget the clients and settings, as a new container would (the offline sandbox redeploys)."""
     for factory in (
-        voice_connectors,
-        ledger,
+        _local_voice_connectors,
+        _local_ledger,
+        _scoped_ledger,
         run_lock,
-        connector_secrets,
+        _local_connector_secrets,
         run_records,
+        fleet_records,
+        organization,
         audit_topic,
         alert_topic,
         connector_health,
@@ -154,3 +268,5 @@ def reset() -> None:
         get_settings,
     ):
         factory.cache_clear()
+    with _BUILDING:
+        _SPOKES.clear()

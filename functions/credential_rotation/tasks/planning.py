@@ -107,7 +107,7 @@ def plan_connector(
     counts.update({Reason.UNMANAGED: len(listing.unmanaged)} if listing.unmanaged else {})
     summary = PlanSummary(
         voice_connector_id=vc_id,
-        record=records.put(plan_key(task.execution_arn, vc_id), record.to_wire()),
+        record=records.put(plan_key(task.execution_arn, vc_id, task.target), record.to_wire()),
         counts=dict(counts),
         stale_count=len(plan.stale),
         stale_bytes=len(json.dumps(list(plan.stale), separators=(",", ":"))),

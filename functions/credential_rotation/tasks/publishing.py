@@ -60,13 +60,13 @@ def publish_run(
     # Any run but a resolved dry run may hold the lease: one whose ResolveRun result was lost after it took
     # the lease too. Releasing a lease this execution does not hold changes nothing.
     if not (event.get("Run") or {}).get("DryRun"):
-        lock_not_released = _quietly(lambda: lock.release(audit_event["ExecutionArn"]))
+        lock_not_released = quietly(lambda: lock.release(audit_event["ExecutionArn"]))
     message_id = topic.publish(audit_event)
-    metrics_not_emitted = _quietly(lambda: emit_metrics(report))
+    metrics_not_emitted = quietly(lambda: emit_metrics(report))
     page = page_for(report, location.to_wire()) if pager is not None else None
     # After the audit event, like the metrics: a page that cannot be sent is logged (an error the
     # dashboard's log widget shows), never a second audit event.
-    page_not_sent = _quietly(lambda: pager.page(*page)) if pager is not None and page is not None else None
+    page_not_sent = quietly(lambda: pager.page(*page)) if pager is not None and page is not None else None
     summary = execution_summary(audit_event, message_id)
     error, cause = execution_failure(summary, audit_event["Error"])
     return Published(
@@ -83,7 +83,7 @@ def publish_run(
     )
 
 
-def _quietly(action: Callable[[], object]) -> str | None:
+def quietly(action: Callable[[], object]) -> str | None:
     """Run ``action``; the name of the error it raised, if any (never its text: it may quote a value)."""
     try:
         action()

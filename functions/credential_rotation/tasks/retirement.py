@@ -87,7 +87,7 @@ def retire_stale(
     summary = DeletionSummary(
         deleted=len(outcome.deleted),
         skipped=len(outcome.skipped),
-        outcome=records.put(outcome_key(request.execution_arn, vc_id), outcome.to_wire()),
+        outcome=records.put(outcome_key(request.execution_arn, vc_id, request.target), outcome.to_wire()),
         ledger_updated=ledger_updated,
     )
     return summary, outcome

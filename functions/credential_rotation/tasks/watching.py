@@ -94,7 +94,7 @@ def restore_deleted(
     summary = RestoreSummary(
         restored=len(restored),
         not_restorable=len(not_restorable),
-        record=records.put(restore_key(request.execution_arn, vc_id), outcome.to_wire()),
+        record=records.put(restore_key(request.execution_arn, vc_id, request.target), outcome.to_wire()),
     )
     return summary, outcome
 
