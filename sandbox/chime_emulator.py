@@ -33,6 +33,7 @@ from moto import backend_index
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.base_backend import BackendDict, BaseBackend
 from moto.core.exceptions import JsonRESTError
+from moto.iam.models import get_account_id_from
 
 SERVICE = "chime-sdk-voice"
 URL_PATTERN = re.compile(r"https?://voice-chime\.(.+)\.amazonaws\.com")
@@ -325,8 +326,19 @@ def _route(method: str, path: str, query: dict) -> tuple[str, str | None]:
     raise ChimeVoiceError("BadRequestException", f"no route for {method} {path}")
 
 
+# The access key in a SigV4 Authorization header (as moto's own responses read it).
+ACCESS_KEY = re.compile(r"Credential=(?P<key>[A-Za-z0-9]+)/")
+
+
+def _account(request: Any) -> str:
+    """The account the request acts in, as moto decides it for its own services: an assumed role's keys
+    act in the role's account (fleet mode's spokes), any other key in moto's default account."""
+    match = ACCESS_KEY.search(request.headers.get("Authorization", ""))
+    return get_account_id_from(match.group("key")) if match else DEFAULT_ACCOUNT_ID
+
+
 def dispatch(request: Any, full_url: str, headers: Any) -> tuple[int, dict, str]:
-    backend = chimesdkvoice_backends[DEFAULT_ACCOUNT_ID][_region(full_url)]
+    backend = chimesdkvoice_backends[_account(request)][_region(full_url)]
     url = urlparse(full_url)
     query = {key: values[0] for key, values in parse_qs(url.query).items()}
     body = request.get_data()

@@ -5,7 +5,8 @@ rows), the nightly schedule observes them, then a person previews a run, runs it
 injected throttling and a service fault, and sends an input the workflow refuses. Then a full rotation:
 a successor is issued into Secrets Manager, its predecessor is kept through the grace period, then retired.
 Last (demo_evidence.py), the phone system's own calls decide: a predecessor still in use is kept and pages,
-and retired once the PBX has switched; and a compromised credential is revoked.
+and retired once the PBX has switched; and a compromised credential is revoked. Then (demo_fleet.py) fleet
+mode: one hub rotates three accounts in two Regions through their spoke roles.
 """
 
 import json
@@ -13,6 +14,8 @@ import sys
 from typing import Any, TextIO
 
 from sandbox.demo_evidence import COMPROMISED, PREDECESSOR, evidence_acts, page_lines
+from sandbox.demo_fleet import USERNAMES as FLEET_USERNAMES
+from sandbox.demo_fleet import fleet_acts
 from sandbox.report import print_run
 from sandbox.session import Sandbox
 from sandbox.template import REPOSITORY
@@ -136,9 +139,10 @@ def main(out: TextIO = sys.stdout, parameters: dict[str, str] | None = None) -> 
         demo.secrets("pbx-paris")
 
         evidence_acts(demo, event_file)
+        fleet_acts(demo, event_file)
 
         usernames = {username for names in [*FLEET.values(), *SUCCESSORS.values()] for username in names}
-        usernames |= {PREDECESSOR, COMPROMISED}
+        usernames |= {PREDECESSOR, COMPROMISED, *FLEET_USERNAMES}
         secrets = [demo.secret_versions(connector_id) for connector_id in demo.ids.values()]
         usernames |= {
             version["Username"] for versions in secrets for version in versions if version["Username"]

@@ -37,6 +37,7 @@ from sandbox import chime_emulator, event_bus, process_cache
 from sandbox.aws_faults import AwsFaults
 from sandbox.event_bus import FailedDelivery
 from sandbox.executions import FINAL_STATUSES, Execution, wait_for
+from sandbox.fleet import spoke_trust
 from sandbox.lambda_runtime import FunctionLogs, Invocation, in_process_lambda
 from sandbox.moto_threads import serialised_backends
 from sandbox.phone_system import PhoneSystem
@@ -60,6 +61,12 @@ DEFAULT_START = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
 CDR_BUCKET = f"chime-call-records-{ACCOUNT_ID}"
 # moto's interpreter logs every task failure at ERROR, expected ones included; the history has them all.
 logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+
+
+def state_machine_of(execution_arn: str) -> str:
+    """arn:aws:states:<region>:<account>:execution:<state machine>:<name> -> the state machine's ARN."""
+    prefix, _, rest = execution_arn.partition(":execution:")
+    return f"{prefix}:stateMachine:{rest.rsplit(':', 1)[0]}"
 
 
 class Sandbox:
@@ -106,6 +113,7 @@ class Sandbox:
             self._exit.enter_context(self.retry_clock.installed())
             self._exit.enter_context(self.state_waits.installed(self._traveller.shift))
             self._exit.enter_context(serialised_backends())
+            self._exit.enter_context(spoke_trust())
             self._exit.enter_context(event_bus.delivering(self.event_failures))
             # A function deployed with LogLevel DEBUG sets the root logger's level, as Lambda's runtime does.
             root = logging.getLogger()
@@ -227,6 +235,14 @@ class Sandbox:
             input=json.dumps({} if execution_input is None else execution_input),
         )["executionArn"]
 
+    def start_fleet(self, execution_input: Any = None, name: str | None = None) -> str:
+        """Start the fleet state machine (fleet mode: Targets in the input or the FleetTargets parameter)."""
+        return self.client("stepfunctions").start_execution(
+            stateMachineArn=self.stack.outputs["FleetStateMachineArn"],
+            name=name or str(uuid.uuid4()),
+            input=json.dumps({} if execution_input is None else execution_input),
+        )["executionArn"]
+
     def wait(self, execution_arn: str, deadline_seconds: float = 120.0) -> Execution:
         execution = wait_for(self.client("stepfunctions"), execution_arn, deadline_seconds)
         self._announce_end(execution)
@@ -249,7 +265,7 @@ class Sandbox:
         if execution.status in FINAL_STATUSES and execution.arn not in self._ended:
             self._ended.add(execution.arn)
             self.client("events").put_events(
-                Entries=[event_bus.status_change_event(execution, self.stack.state_machine_arn)]
+                Entries=[event_bus.status_change_event(execution, state_machine_of(execution.arn))]
             )
 
     def run(self, execution_input: Any = None, deadline_seconds: float = 120.0) -> Execution:

@@ -39,6 +39,8 @@ CREATION_ORDER = (
     "AWS::S3::BucketPolicy",
     "AWS::Serverless::Function",
     "AWS::Serverless::StateMachine",
+    # After the functions: a role's policy of its own may name them.
+    "AWS::IAM::RolePolicy",
     "AWS::Serverless::Function#Events",
     "AWS::Events::Rule",
     "AWS::CloudWatch::Alarm",
@@ -226,6 +228,7 @@ class StackDeployer:
             "AWS::S3::Bucket": self._bucket,
             "AWS::S3::BucketPolicy": self._bucket_policy,
             "AWS::IAM::Role": self._iam_role,
+            "AWS::IAM::RolePolicy": self._role_policy,
             "AWS::Serverless::Function#Events": self._function_events,
             "AWS::DynamoDB::Table": self._table,
             "AWS::SNS::Topic": self._topic,
@@ -485,6 +488,17 @@ class StackDeployer:
                 Bucket=name, PublicAccessBlockConfiguration=properties["PublicAccessBlockConfiguration"]
             )
         return name, {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"}
+
+    def _role_policy(self, logical_id: str, properties: dict) -> tuple[str, dict]:
+        """Resolved (so that what it names must exist) and put on its role, which the sandbox's functions
+        and state machines do not assume: IAM is not evaluated offline (tests/security reads the grants)."""
+        properties = self._resolver.resolve(properties)
+        self._client("iam").put_role_policy(
+            RoleName=properties["RoleName"],
+            PolicyName=properties["PolicyName"],
+            PolicyDocument=json.dumps(properties["PolicyDocument"]),
+        )
+        return self._name(logical_id), {}
 
     def _bucket_policy(self, logical_id: str, properties: dict) -> tuple[str, dict]:
         """Resolved and kept, not attached: moto evaluates a bucket policy's Deny statements without their

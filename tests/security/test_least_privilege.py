@@ -107,6 +107,19 @@ ALLOWED_UNSCOPED = (
         "indexer reads only the bucket Chime reports, and the README asks for the parameter.",
     ),
     Unscoped(
+        frozenset({"organizations:ListChildren", "organizations:ListAccountsForParent"}),
+        "*",
+        "Fleet mode, Targets given as organizational units: the listing actions are authorized on the "
+        "parent (root or OU) named at run time, and a run may name any of them; they only read.",
+    ),
+    Unscoped(
+        frozenset({"sts:AssumeRole"}),
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/vc-credential-rotation-spoke-*"},
+        "Fleet mode: the spoke role (fleet/spoke.yaml) of whichever accounts the run's Targets resolve to "
+        "at run time (an OU grows); by its fixed name only, and each spoke's trust admits this hub's task "
+        "roles only (tests/template/test_spoke.py).",
+    ),
+    Unscoped(
         frozenset({"s3:ListBucket"}),
         {"Fn::Sub": "arn:${AWS::Partition}:s3:::*"},
         "Only when the CallRecordsBucket parameter is empty, for the backfill's listing, and only under the "
@@ -654,11 +667,11 @@ def test_no_role_carries_a_managed_policy(every_deployment):
 def test_every_function_writes_logs_to_its_own_log_group_only(every_deployment):
     """In the template as written and as SAM deploys it, in every combination of conditions."""
     template = load_template()
-    assert len(list(functions(template))) == 10
+    assert len(list(functions(template))) == 11
     assert not function_log_findings(template)
     problems: dict[str, str] = {}
     for deployment in every_deployment:
-        assert len(list(resources_of_type(deployment.template, "AWS::Lambda::Function"))) == 10
+        assert len(list(resources_of_type(deployment.template, "AWS::Lambda::Function"))) == 11
         for finding in function_log_findings(deployment.template):
             problems.setdefault(finding, deployment.label)
     assert not problems, "\n".join(f"{finding}  [{label}]" for finding, label in problems.items())
@@ -761,7 +774,7 @@ def test_only_the_release_rule_may_invoke_the_release_function(every_deployment)
         ((rule_id, rule),) = rules.items()
         assert [target["Arn"] for target in rule["Targets"]] == [function_arn]
         detail = rule["EventPattern"]["detail"]
-        assert detail["stateMachineArn"] == [{"Ref": "RotationStateMachine"}]
+        assert detail["stateMachineArn"] == [{"Ref": "RotationStateMachine"}, {"Ref": "FleetStateMachine"}]
         assert sorted(detail["status"]) == ["ABORTED", "FAILED", "SUCCEEDED", "TIMED_OUT"]
         permissions = [properties for _, properties in resources_of_type(template, "AWS::Lambda::Permission")]
         assert permissions == [

@@ -19,6 +19,8 @@ from sandbox.template import load_template
 
 ALERTS = {"Ref": "AlertsTopic"}
 STATE_MACHINE = {"Ref": "RotationStateMachine"}
+# Fleet mode's state machine: its bad ends page and its ends release the lock, as single-account mode's.
+FLEET_STATE_MACHINE = {"Ref": "FleetStateMachine"}
 BAD_ENDS = {"FAILED", "TIMED_OUT", "ABORTED"}
 ENDS = BAD_ENDS | {"SUCCEEDED"}
 CONSOLE_LINK = (
@@ -95,7 +97,7 @@ def test_the_rule_watches_this_state_machine_for_exactly_the_bad_ends(template):
     assert rule["State"] == "ENABLED"
     assert pattern["source"] == ["aws.states"]
     assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
-    assert pattern["detail"]["stateMachineArn"] == [STATE_MACHINE]
+    assert pattern["detail"]["stateMachineArn"] == [STATE_MACHINE, FLEET_STATE_MACHINE]
     assert sorted(pattern["detail"]["status"]) == sorted(BAD_ENDS)
 
 
@@ -135,7 +137,7 @@ def test_the_run_lock_is_released_when_an_execution_of_this_state_machine_ends_i
     pattern = rule["Pattern"]
     assert pattern["source"] == ["aws.states"]
     assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
-    assert pattern["detail"]["stateMachineArn"] == [STATE_MACHINE]
+    assert pattern["detail"]["stateMachineArn"] == [STATE_MACHINE, FLEET_STATE_MACHINE]
     assert sorted(pattern["detail"]["status"]) == sorted(ENDS)
 
 

@@ -46,6 +46,8 @@ SHARED_FUNCTIONS = dict.fromkeys(ISSUE_STEPS, "IssueSuccessor") | {
 }
 STEP_OF = {"SelectWatched": "Select", "CheckConnector": "Check"}
 VOICE_CONNECTOR_ARN = {"Fn::Sub": "arn:${AWS::Partition}:chime:${AWS::Region}:${AWS::AccountId}:vc/*"}
+SPOKE_ROLES = {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/vc-credential-rotation-spoke-*"}
+AUDIT_BUCKET = {"Fn::GetAtt": ["AuditBucket", "Arn"]}
 # The parameter when it is set, otherwise a prefix that holds the stack's name (no other stack shares it).
 SECRET_NAME_PREFIX = {
     "Fn::If": [
@@ -119,9 +121,11 @@ def test_every_task_runs_a_function_of_this_stack(template, states):
     }
     assert started_by_events == {"ReleaseRunLockFunction", "IndexCallRecordsFunction"}
     invoked_by_hand = {"BackfillCallRecordsFunction"}
+    # Fleet mode's own steps are the fleet state machine's tasks (tests/template/test_fleet_asl.py).
+    fleet_only = {"FleetRunFunction"}
     assert {
         f"{name}Function" for name in expected.values()
-    } == functions - started_by_events - invoked_by_hand
+    } == functions - started_by_events - invoked_by_hand - fleet_only
 
 
 # What the state machine's role needs beside invoking its functions: log delivery and, when tracing, X-Ray.
@@ -375,10 +379,26 @@ def test_every_function_logs_to_a_log_group_of_its_own_for_90_days(template):
     assert len(set(names)) == len(names)
 
 
+# Fleet mode: the per-connector functions reach a fleet connector through its account's spoke role.
+ASSUME_SPOKE_ROLE = "sts:AssumeRole"
 EXPECTED_ACTIONS = {
     # PutItem and GetItem for the run lock's item only (test_the_run_lock_grants_reach_only_the_lock_item).
     "ResolveRunFunction": {"chime:ListVoiceConnectors", "dynamodb:PutItem", "dynamodb:GetItem"},
+    "FleetRunFunction": {
+        "organizations:ListChildren",
+        "organizations:ListAccountsForParent",
+        ASSUME_SPOKE_ROLE,
+        "s3:PutObject",
+        "s3:GetObject",
+        "s3:ListBucket",
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
+        # The run lock's item only.
+        "dynamodb:PutItem",
+        "dynamodb:GetItem",
+    },
     "PlanConnectorFunction": {
+        ASSUME_SPOKE_ROLE,
         "chime:ListVoiceConnectorTerminationCredentials",
         "dynamodb:Query",
         "dynamodb:GetItem",
@@ -394,6 +414,7 @@ EXPECTED_ACTIONS = {
     },
     "CheckDeletionLimitFunction": set(),
     "DeleteCredentialsFunction": {
+        ASSUME_SPOKE_ROLE,
         "chime:ListVoiceConnectorTerminationCredentials",
         "chime:DeleteVoiceConnectorTerminationCredentials",
         "dynamodb:Query",
@@ -409,6 +430,7 @@ EXPECTED_ACTIONS = {
         "sqs:GetQueueAttributes",
     },
     "IssueSuccessorFunction": {
+        ASSUME_SPOKE_ROLE,
         "chime:PutVoiceConnectorTerminationCredentials",
         "chime:ListVoiceConnectorTerminationCredentials",
         "secretsmanager:CreateSecret",
@@ -427,6 +449,8 @@ EXPECTED_ACTIONS = {
     "PublishAuditFunction": {
         "sns:Publish",
         "s3:GetObject",
+        # A fleet run's records, listed under runs/ (its report is built from them).
+        "s3:ListBucket",
         "s3:PutObject",
         "kms:GenerateDataKey",
         "kms:Decrypt",
@@ -502,6 +526,11 @@ def test_every_permission_is_scoped_to_this_stack_or_this_accounts_voice_connect
         "chime:ListVoiceConnectors": ["*"],
         "chime:GetGlobalSettings": ["*"],
         "cloudwatch:GetMetricData": ["*"],
+        "organizations:ListChildren": ["*"],
+        "organizations:ListAccountsForParent": ["*"],
+        # The spoke role of any account (fleet/spoke.yaml), by its fixed name; the spoke's trust names
+        # this hub's roles (tests/template/test_spoke.py).
+        ASSUME_SPOKE_ROLE: [SPOKE_ROLES],
         "chime:": [VOICE_CONNECTOR_ARN],
         "dynamodb:": [{"Fn::GetAtt": ["LedgerTable", "Arn"]}],
         "secretsmanager:": [SECRETS_ARN, FINGERPRINT_KEY],
@@ -509,9 +538,16 @@ def test_every_permission_is_scoped_to_this_stack_or_this_accounts_voice_connect
         "kms:": [AUDIT_KEY, {"Fn::GetAtt": ["AlertsKey", "Arn"]}],
         "s3:": [
             audit_records(prefix)
-            for prefix in ("runs/*/plans/*", "runs/*/outcomes/*", "runs/*/restores/*", "runs/*", "reports/*")
+            for prefix in (
+                "runs/*/plans/*",
+                "runs/*/outcomes/*",
+                "runs/*/restores/*",
+                "runs/*/fleet/*",
+                "runs/*",
+                "reports/*",
+            )
         ]
-        + [CDR_OBJECTS, CDR_BUCKETS],
+        + [CDR_OBJECTS, CDR_BUCKETS, AUDIT_BUCKET],
         "sqs:": [
             {"Fn::GetAtt": ["IndexingQueue", "Arn"]},
             {"Fn::GetAtt": ["IndexingDeadLetterQueue", "Arn"]},
@@ -570,21 +606,40 @@ def test_the_secrets_key_is_granted_to_the_issuing_function_only_and_only_when_s
 AUDIT_RECORD_ACCESS = {
     "PlanConnectorFunction": {("s3:PutObject", "runs/*/plans/*")},
     "DeleteCredentialsFunction": {("s3:GetObject", "runs/*/plans/*"), ("s3:PutObject", "runs/*/outcomes/*")},
-    "PublishAuditFunction": {("s3:GetObject", "runs/*"), ("s3:PutObject", "reports/*")},
+    "PublishAuditFunction": {
+        ("s3:GetObject", "runs/*"),
+        ("s3:PutObject", "reports/*"),
+        ("s3:ListBucket", ""),
+    },
     "IssueSuccessorFunction": {("s3:PutObject", "runs/*/restores/*")},
+    "FleetRunFunction": {
+        ("s3:PutObject", "runs/*/fleet/*"),
+        ("s3:GetObject", "runs/*/fleet/*"),
+        ("s3:GetObject", "runs/*/plans/*"),
+        ("s3:ListBucket", ""),
+    },
 }
 RECORD_WRITERS = {
-    "runs/*/plans/*": "PlanConnectorRole",
-    "runs/*/outcomes/*": "DeleteCredentialsRole",
-    "runs/*/restores/*": "IssueSuccessorRole",
-    "reports/*": "PublishAuditRole",
+    "runs/*/plans/*": ("PlanConnectorRole",),
+    "runs/*/outcomes/*": ("DeleteCredentialsRole",),
+    "runs/*/restores/*": ("IssueSuccessorRole",),
+    # The fleet's item files and results; its state machine writes the Map Runs' manifests there too.
+    "runs/*/fleet/*": ("FleetRunRole", "FleetStateMachineRole"),
+    "reports/*": ("PublishAuditRole",),
 }
+
+
+def audit_bucket_path(resource: dict) -> str:
+    """The key pattern a statement reaches in the audit bucket ("" for the bucket itself: ListBucket)."""
+    if resource == AUDIT_BUCKET:
+        return ""
+    return resource["Fn::Sub"].removeprefix("${AuditBucket.Arn}/")
 
 
 def test_each_function_reaches_only_its_own_records_in_the_audit_bucket(template):
     access = {
         function: {
-            (action, statement["Resource"]["Fn::Sub"].removeprefix("${AuditBucket.Arn}/"))
+            (action, audit_bucket_path(statement["Resource"]))
             for statement in function_statements(template, function)
             for action in actions(statement)
             # The CDR bucket is the account's, not the audit bucket.
@@ -615,15 +670,19 @@ def test_the_audit_bucket_policy_refuses_plain_http_and_all_writers_but_each_rec
         assert (statement["Principal"], statement["Action"]) == ("*", "s3:PutObject")
         (operator,) = statement["Condition"]
         assert operator == "ArnNotEquals"
-        role, attribute = statement["Condition"][operator]["aws:PrincipalArn"]["Fn::GetAtt"]
-        assert attribute == "Arn"
-        writers[statement["Resource"]["Fn::Sub"].removeprefix("${AuditBucket.Arn}/")] = role
+        principals = statement["Condition"][operator]["aws:PrincipalArn"]
+        spared = []
+        for principal in principals if isinstance(principals, list) else [principals]:
+            role, attribute = principal["Fn::GetAtt"]
+            assert attribute == "Arn"
+            spared.append(role)
+        writers[statement["Resource"]["Fn::Sub"].removeprefix("${AuditBucket.Arn}/")] = tuple(spared)
     assert writers == RECORD_WRITERS
     # The role each deny spares is the one whose function writes there.
     for function, access in AUDIT_RECORD_ACCESS.items():
         for action, prefix in access:
             if action == "s3:PutObject":
-                assert RECORD_WRITERS[prefix] == role_of(template, function)
+                assert role_of(template, function) in RECORD_WRITERS[prefix]
 
 
 def test_the_audit_bucket_locks_every_version_and_stays_private(template):
@@ -726,6 +785,7 @@ def test_the_ledger_survives_the_stack_and_can_be_restored(template):
 def test_outputs(template):
     assert set(template["Outputs"]) == {
         "StateMachineArn",
+        "FleetStateMachineArn",
         "AuditTopicArn",
         "LedgerTableName",
         "AlertsTopicArn",

@@ -1,0 +1,154 @@
+"""The sandbox's fleet: an organization of spoke accounts, each with its voice connectors in several Regions,
+and the spoke role (fleet/spoke.yaml) the hub assumes in each account and Region.
+
+moto keeps every account apart (an assumed role's keys act in the role's account), but its STS lets any
+caller assume any role, even one that does not exist. Here AssumeRole answers AccessDenied, as AWS does,
+unless the role exists in its account and its trust's ``sts:ExternalId`` condition (if any) is met: so a
+target whose spoke was never deployed, or whose external id differs from the hub's, fails offline as it
+would in AWS.
+
+    fleet = Fleet(sandbox)
+    ou, accounts = fleet.organization(3)
+    for account in accounts:
+        for region in ("us-east-1", "eu-west-1"):
+            fleet.deploy_spoke(account, region)
+            fleet.create_voice_connector(account, region, "pbx", ["sip-a"])
+"""
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+from unittest import mock
+
+import boto3
+from moto.iam.models import iam_backends
+from moto.sts.exceptions import STSClientError
+from moto.sts.models import STSBackend
+
+from credential_rotation.domain.targets import SPOKE_ROLE_NAME_PREFIX, Target
+
+if TYPE_CHECKING:
+    from sandbox.session import Sandbox
+
+# The role a person (or an organization's management account) uses to set up an account.
+ADMIN_ROLE = "OrganizationAccountAccessRole"
+
+
+class AccessDenied(STSClientError):
+    def __init__(self, message: str) -> None:
+        super().__init__("AccessDenied", message)
+
+
+def _trust_allows(role: Any, external_id: str | None) -> bool:
+    document = json.loads(role.assume_role_policy_document)
+    for statement in document.get("Statement", []):
+        wanted = statement.get("Condition", {}).get("StringEquals", {}).get("sts:ExternalId")
+        if statement.get("Effect") == "Allow" and (wanted is None or wanted == external_id):
+            return True
+    return False
+
+
+@contextmanager
+def spoke_trust() -> Iterator[None]:
+    """AssumeRole of a spoke role checks that the role exists and that its trust is met."""
+    original = STSBackend.assume_role
+
+    def assume_role(self: STSBackend, *args: Any, **kwargs: Any) -> Any:
+        role_arn = kwargs.get("role_arn") or args[2]
+        external_id = kwargs.get("external_id") if "external_id" in kwargs else args[5]
+        account, name = role_arn.split(":")[4], role_arn.rsplit("/", 1)[-1]
+        if name.startswith(SPOKE_ROLE_NAME_PREFIX):
+            roles = {role.name: role for role in iam_backends[account]["global"].roles.values()}
+            role = roles.get(name)
+            if role is None or not _trust_allows(role, external_id):
+                raise AccessDenied(f"not authorized to perform sts:AssumeRole on {role_arn}")
+        return original(self, *args, **kwargs)
+
+    with mock.patch.object(STSBackend, "assume_role", assume_role):
+        yield
+
+
+class Fleet:
+    def __init__(self, sandbox: "Sandbox") -> None:
+        self._sandbox = sandbox
+        self._clients: dict[tuple[str, str, str], Any] = {}
+
+    def organization(self, accounts: int, name: str = "voice") -> tuple[str, list[str]]:
+        """An organization managed from the hub's account, with one OU holding ``accounts`` new accounts."""
+        organizations = self._sandbox.client("organizations")
+        organizations.create_organization(FeatureSet="ALL")
+        root = organizations.list_roots()["Roots"][0]["Id"]
+        ou = organizations.create_organizational_unit(ParentId=root, Name=name)["OrganizationalUnit"]["Id"]
+        ids = []
+        for n in range(accounts):
+            status = organizations.create_account(AccountName=f"{name}-{n}", Email=f"{name}-{n}@example.com")
+            account = status["CreateAccountStatus"]["AccountId"]
+            organizations.move_account(AccountId=account, SourceParentId=root, DestinationParentId=ou)
+            ids.append(account)
+        return ou, ids
+
+    def client(self, account: str, region: str, service: str) -> Any:
+        """A client acting in ``account`` as its administrator would."""
+        key = (account, region, service)
+        if key not in self._clients:
+            credentials = self._sandbox.client("sts").assume_role(
+                RoleArn=f"arn:aws:iam::{account}:role/{ADMIN_ROLE}", RoleSessionName="sandbox-admin"
+            )["Credentials"]
+            session = boto3.Session(
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"],
+                region_name=region,
+            )
+            self._clients[key] = session.client(service)
+        return self._clients[key]
+
+    def deploy_spoke(self, account: str, region: str, external_id: str | None = None) -> str:
+        """The spoke role of fleet/spoke.yaml in ``account`` for ``region``: its name, and its trust of the
+        hub's account (with the external id, when the spoke is deployed with one)."""
+        statement: dict[str, Any] = {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{self._sandbox_account()}:root"},
+            "Action": "sts:AssumeRole",
+        }
+        if external_id:
+            statement["Condition"] = {"StringEquals": {"sts:ExternalId": external_id}}
+        role = self.client(account, "us-east-1", "iam").create_role(
+            RoleName=f"{SPOKE_ROLE_NAME_PREFIX}{region}",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+        )
+        return str(role["Role"]["Arn"])
+
+    def _sandbox_account(self) -> str:
+        return str(self._sandbox.client("sts").get_caller_identity()["Account"])
+
+    def create_voice_connector(self, account: str, region: str, name: str, usernames: list[str] = ()) -> str:
+        chime = self.client(account, region, "chime-sdk-voice")
+        connector = chime.create_voice_connector(Name=name, AwsRegion=region, RequireEncryption=True)
+        connector_id = str(connector["VoiceConnector"]["VoiceConnectorId"])
+        if usernames:
+            self.put_credentials(account, region, connector_id, usernames)
+        return connector_id
+
+    def put_credentials(
+        self, account: str, region: str, voice_connector_id: str, usernames: list[str]
+    ) -> None:
+        self.client(account, region, "chime-sdk-voice").put_voice_connector_termination_credentials(
+            VoiceConnectorId=voice_connector_id,
+            Credentials=[
+                {"Username": username, "Password": f"pw-{username}-0123456789"} for username in usernames
+            ],
+        )
+
+    def usernames(self, target: Target, voice_connector_id: str) -> list[str]:
+        chime = self.client(target.account, target.region, "chime-sdk-voice")
+        return list(
+            chime.list_voice_connector_termination_credentials(VoiceConnectorId=voice_connector_id)[
+                "Usernames"
+            ]
+        )
+
+    def secret_names(self, target: Target) -> list[str]:
+        secrets = self.client(target.account, target.region, "secretsmanager")
+        return sorted(secret["Name"] for secret in secrets.list_secrets()["SecretList"])

@@ -1,0 +1,66 @@
+"""The fleet state machine is built from the single-account one (tools/fleet_asl.py): the committed file
+is exactly what the builder makes, and the builder keeps every per-connector state of single-account mode
+as it is, with the connector's account and Region added."""
+
+import json
+from pathlib import Path
+
+from sandbox.template import load_template
+from tools import fleet_asl
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load(name: str) -> dict:
+    return json.loads((ROOT / "statemachine" / name).read_text())
+
+
+def test_the_committed_fleet_state_machine_is_what_the_builder_makes():
+    # Regenerate with `make asl` after changing statemachine/rotation.asl.json.
+    assert (ROOT / "statemachine" / "fleet.asl.json").read_text() == fleet_asl.render()
+
+
+def test_the_apply_child_is_single_account_modes_item_processor_told_where_the_connector_is():
+    single = load("rotation.asl.json")["States"]["ApplyPlans"]["ItemProcessor"]["States"]
+    fleet = load("fleet.asl.json")["States"]["ApplyFleet"]["ItemProcessor"]["States"]
+
+    assert set(fleet) == set(single) | {"RecordApplied"}
+    for name, state in single.items():
+        child = fleet[name]
+        if state["Type"] == "Task":
+            assert child["Parameters"] == state["Parameters"] | fleet_asl.WHERE
+            assert child["Retry"] == state["Retry"]
+            assert child["Catch"] == state["Catch"]
+            assert child["Resource"] == state["Resource"]
+        elif state.get("End"):
+            assert child["Next"] == "RecordApplied"
+        else:
+            assert child == state
+
+
+def test_every_fleet_task_that_touches_a_connector_is_told_its_account_and_region():
+    fleet = load("fleet.asl.json")["States"]
+    for map_name in ("PlanFleet", "ApplyFleet"):
+        for name, state in fleet[map_name]["ItemProcessor"]["States"].items():
+            if state["Type"] == "Task" and "FleetRun" not in state["Resource"]:
+                assert state["Parameters"]["Account.$"] == "$.Item.Account", name
+                assert state["Parameters"]["Region.$"] == "$.Item.Region", name
+
+
+def test_every_fleet_task_runs_a_function_the_fleet_state_machine_may_invoke():
+    template = load_template()
+    machine = template["Resources"]["FleetStateMachine"]["Properties"]
+    substitutions = machine["DefinitionSubstitutions"]
+    invokable = template["Resources"]["FleetStateMachineInvokePolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ][0]["Resource"]
+    fleet = load("fleet.asl.json")["States"]
+    tasks = [state for state in fleet.values() if state["Type"] == "Task"]
+    for map_name in ("PlanFleet", "ApplyFleet"):
+        tasks += [s for s in fleet[map_name]["ItemProcessor"]["States"].values() if s["Type"] == "Task"]
+    placeholders = {task["Resource"].removeprefix("${").removesuffix("}") for task in tasks}
+    functions = sorted(substitutions[name]["Fn::GetAtt"][0] for name in placeholders)
+    fleet_functions = ("FleetRun", "PlanConnector", "IssueSuccessor", "DeleteCredentials", "PublishAudit")
+    assert functions == sorted(f"{name}Function" for name in fleet_functions)
+    # The state machine's role may invoke exactly those.
+    assert sorted(item["Fn::GetAtt"][0] for item in invokable) == functions
