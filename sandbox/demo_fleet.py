@@ -74,4 +74,8 @@ def fleet_run(demo: "Demo", title: str, execution_input: dict[str, Any]) -> None
         )
     for failure in event["Failures"]:
         out.write(f"  failed: {failure['Target']} at {failure['Step']}: {failure['Error']}\n")
-    out.write(f"  report: s3://{event['Report']['Bucket']}/{event['Report']['Key']}\n")
+    report = event["Report"]
+    out.write(
+        f"report   s3://{report['Bucket']}/{report['Key']} (version {report['VersionId']}, "
+        "Object Lock: governance): every connector of the fleet\n"
+    )

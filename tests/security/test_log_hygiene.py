@@ -37,7 +37,7 @@ from unittest import mock
 import pytest
 from moto.sns.models import sns_backends
 
-from sandbox import chime_emulator, demo, demo_evidence, lambda_runtime
+from sandbox import chime_emulator, demo, demo_evidence, demo_fleet, lambda_runtime
 from sandbox.session import Sandbox
 from sandbox.stack import ACCOUNT_ID, REGION
 from sandbox.template import REPOSITORY, load_template
@@ -182,7 +182,7 @@ class Capture:
         found |= {
             username for names in [*demo.FLEET.values(), *demo.SUCCESSORS.values()] for username in names
         }
-        return found | {demo_evidence.PREDECESSOR, demo_evidence.COMPROMISED}
+        return found | {demo_evidence.PREDECESSOR, demo_evidence.COMPROMISED, *demo_fleet.USERNAMES}
 
     def passwords(self) -> set[str]:
         found = {password for _, _, password in self.put if password}
@@ -248,6 +248,9 @@ def test_the_demo_logs_no_password_and_no_plain_username(log_level):
     # The evidence acts: the PBX still calling pages, the switch retires, the revoke pages.
     assert '"NotSwitched":[{' in shown
     assert '"Revoke":{"Reason":' in shown
+    # The fleet act: every account and Region it reached, and the one whose spoke role is missing.
+    missing = demo_fleet.MISSING_SPOKE
+    assert f"failed: {missing.account}/{missing.region} at Discover: SpokeRoleUnavailable" in shown
     assert len(capture.put) > sum(map(len, [*demo.FLEET.values(), *demo.SUCCESSORS.values()]))
     assert any(value.get("Password") for value in capture.secret_values)
     assert len(capture.execution_data) > 20

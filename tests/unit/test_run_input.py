@@ -5,6 +5,8 @@ import json
 import pytest
 
 from credential_rotation.domain.errors import InvalidInput
+from credential_rotation.domain.targets import parse_targets
+from credential_rotation.tasks.fleet import split_fleet_input
 from credential_rotation.tasks.run_input import MAX_COMMENT_BYTES, RunInput, parse_input
 from sandbox.template import REPOSITORY
 
@@ -119,6 +121,13 @@ def test_every_example_input_in_events_holds_to_the_contract():
         if path.name == "invalid-input.json":
             with pytest.raises(InvalidInput):
                 parse_input(raw)
+        elif path.name.startswith("fleet-"):
+            # Fleet mode's inputs: single-account mode's fields, plus Targets and MaxDeletionsPerAccount.
+            rest, targets, _ = split_fleet_input(raw)
+            parse_input(rest)
+            parse_targets(targets)
         else:
             parse_input(raw)
-    assert {"revoke.json", "evidence.json"} <= {path.name for path in folder.glob("*.json")}
+    assert {"revoke.json", "evidence.json", "fleet-dry-run.json"} <= {
+        path.name for path in folder.glob("*.json")
+    }

@@ -93,8 +93,10 @@ class FleetStart:
         }
 
 
-def _fleet_input(raw: object, settings: Settings) -> tuple[dict[str, Any], Any, int]:
-    """The input without the fleet's own fields, the Targets document and MaxDeletionsPerAccount."""
+def split_fleet_input(raw: object, default_targets: Any = None) -> tuple[dict[str, Any], Any, int]:
+    """The input without the fleet's own fields (checked as single-account mode's input), the Targets
+    document (``default_targets``, the FleetTargets parameter, when the input has none) and
+    MaxDeletionsPerAccount."""
     if not isinstance(raw, dict):
         raise InvalidInput("execution input: must be a JSON object")
     problems = []
@@ -105,7 +107,7 @@ def _fleet_input(raw: object, settings: Settings) -> tuple[dict[str, Any], Any, 
     per_account = raw.get("MaxDeletionsPerAccount", DEFAULT_MAX_DELETIONS_PER_ACCOUNT)
     if type(per_account) is not int or not 0 <= per_account <= MAX_DELETIONS_LIMIT:
         problems.append(f"MaxDeletionsPerAccount: must be a whole number from 0 to {MAX_DELETIONS_LIMIT}")
-    targets = raw.get("Targets", settings.fleet_targets)
+    targets = raw.get("Targets", default_targets)
     if targets is None:
         problems.append("Targets: required in a fleet run (the stack's FleetTargets parameter is empty)")
     if problems:
@@ -124,7 +126,7 @@ def start_fleet_run(
     now: datetime,
 ) -> FleetStart | Refusal:
     try:
-        rest, raw_targets, per_account = _fleet_input(request.input, settings)
+        rest, raw_targets, per_account = split_fleet_input(request.input, settings.fleet_targets)
         run = resolve_run(rest, request.execution_arn, request.started_at, settings, lambda: ())
         if run.policy.quiet_days > 0:
             raise InvalidInput(
