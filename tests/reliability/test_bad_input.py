@@ -15,9 +15,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from credential_rotation.domain.errors import InvalidInput
+from credential_rotation.domain.input_keys import MAX_KEY_CHARACTERS
 from credential_rotation.domain.models import Run
 from credential_rotation.domain.settings import Settings
-from credential_rotation.tasks.run_input import MAX_KEY_CHARACTERS, RunInput, resolve_run
+from credential_rotation.tasks.run_input import RunInput, resolve_run
 from sandbox.executions import Execution
 from sandbox.session import Sandbox
 from sandbox.template import Resolver, load_template

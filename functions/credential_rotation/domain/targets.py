@@ -18,7 +18,6 @@ nothing, or more than one run can carry, is refused with a named error rather th
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from difflib import get_close_matches
 from typing import Annotated, Self
 
 from pydantic import (
@@ -32,6 +31,7 @@ from pydantic import (
 )
 
 from credential_rotation.domain.errors import InvalidInput, RotationError
+from credential_rotation.domain.input_keys import MAX_PROBLEMS, did_you_mean, key_label
 
 # ListAvailableVoiceConnectorRegions' answer, and the service model's VoiceConnectorAwsRegion enum
 # (tests/unit/test_targets.py holds this to botocore's copy of the model).
@@ -63,8 +63,7 @@ MAX_TARGETS = 10_000
 MAX_ACCOUNTS = MAX_TARGETS
 # Each is listed recursively; more than this is better said as their parent OU or the root.
 MAX_ORGANIZATIONAL_UNITS = 100
-# Problems named in one refusal, and account ids named in one message (as run_input.MAX_PROBLEMS).
-MAX_PROBLEMS = 10
+# Account ids named in one message (as many as problems in one refusal).
 MAX_NAMED_ACCOUNTS = 10
 # The spoke's role (fleet/spoke.yaml): one per Region, since IAM names are global to the account and the
 # StackSet deploys the spoke once per account and Region.
@@ -72,10 +71,6 @@ SPOKE_ROLE_NAME_PREFIX = "vc-credential-rotation-spoke-"
 # IAM's RoleName: 1-64 of these characters.
 ROLE_NAME = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")
 PARTITION = re.compile(r"aws(-[a-z]+)*")
-# An unknown key is named as it is only when it is a plain name, else quoted with non-ASCII escaped (as
-# run_input.key_label, which this layer cannot import).
-PLAIN_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
-MAX_KEY_CHARACTERS = 64
 
 
 class NoTargets(RotationError):
@@ -199,22 +194,6 @@ class Targets(BaseModel):
         return self
 
 
-def _key_label(key: str) -> str:
-    if PLAIN_KEY.fullmatch(key):
-        return key
-    if len(key) > MAX_KEY_CHARACTERS:
-        return f"{key[:MAX_KEY_CHARACTERS]!a} (cut)"
-    return ascii(key)
-
-
-def _did_you_mean(key: str) -> str:
-    if len(key) > MAX_KEY_CHARACTERS:
-        return ""
-    fields = {name.casefold(): name for name in Targets.model_fields}
-    close = get_close_matches(key.strip().casefold(), fields, n=1, cutoff=0.8)
-    return f" (did you mean {fields[close[0]]}?)" if close else ""
-
-
 def _problems(error: ValidationError, field: str) -> list[str]:
     """One clause per problem, each naming the field within Targets; values are never echoed."""
     problems = []
@@ -222,9 +201,8 @@ def _problems(error: ValidationError, field: str) -> list[str]:
         message = detail["msg"].removeprefix("Value error, ")
         key, *indices = detail["loc"] or ("",)
         if detail["type"] == "extra_forbidden":
-            problems.append(
-                f"{field}.{_key_label(str(key))}: is not a field of Targets{_did_you_mean(str(key))}"
-            )
+            hint = did_you_mean(str(key), Targets.model_fields)
+            problems.append(f"{field}.{key_label(str(key))}: is not a field of Targets{hint}")
         elif key == "":
             # The whole object's rules (_one_form): the message starts with the fields it is about.
             problems.append(f"{field}.{message}")

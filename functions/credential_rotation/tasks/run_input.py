@@ -12,12 +12,12 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from difflib import get_close_matches
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from credential_rotation.domain.errors import InvalidInput, TooManyVoiceConnectors
+from credential_rotation.domain.input_keys import MAX_PROBLEMS, did_you_mean, key_label
 from credential_rotation.domain.models import Policy, Run, describe
 from credential_rotation.domain.models import Trigger as TriggerName
 from credential_rotation.domain.settings import Settings
@@ -49,14 +49,6 @@ IGNORED_FIELDS = frozenset({"Comment"})
 # Comment is ignored, but the whole input travels in the run's state, which Step Functions caps at 256 KiB
 # (exceeding it fails the run with States.DataLimitExceeded, which no Catch takes, wherever it happens).
 MAX_COMMENT_BYTES = 4_096
-# Problems named in one refusal: an input may carry thousands (unknown keys), and the message must stay
-# readable and within the 32,768 characters Step Functions keeps of an error's cause.
-MAX_PROBLEMS = 10
-# An unknown key is named as it is only when it is a plain name. Any other key (empty, a homoglyph of a
-# field, a control or bidi character, brackets) is quoted with its non-ASCII characters escaped, so that
-# the message neither hides it nor passes it off as a real field; a long one is cut.
-PLAIN_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
-MAX_KEY_CHARACTERS = 64
 
 
 def _voice_connector_id(value: str) -> str:
@@ -123,23 +115,6 @@ class RunInput(BaseModel):
     Comment: Annotated[Any, AfterValidator(_short)] = None
 
 
-def key_label(key: str) -> str:
-    """How a refusal names an input key."""
-    if PLAIN_KEY.fullmatch(key):
-        return key
-    if len(key) > MAX_KEY_CHARACTERS:
-        return f"{key[:MAX_KEY_CHARACTERS]!a} (cut)"
-    return ascii(key)
-
-
-def _did_you_mean(key: str) -> str:
-    if len(key) > MAX_KEY_CHARACTERS:
-        return ""
-    fields = {name.casefold(): name for name in RunInput.model_fields}
-    close = get_close_matches(key.strip().casefold(), fields, n=1, cutoff=0.8)
-    return f" (did you mean {fields[close[0]]}?)" if close else ""
-
-
 def _describe_input(error: ValidationError) -> list[str]:
     """Like ``models.describe``, but no clause loses its field: a RunInput location is a key and list
     indices, so none of it is dropped as noise (an unknown key 'int' or 'a[0]' used to be)."""
@@ -153,7 +128,9 @@ def _describe_input(error: ValidationError) -> list[str]:
                 f"{'.'.join(map(str, outer))}.{key_label(str(inner))}: is not a field of {outer[0]}"
             )
         elif detail["type"] == "extra_forbidden" and isinstance(key, str):
-            problems.append(f"{key_label(key)}: is not an input field{_did_you_mean(key)}")
+            problems.append(
+                f"{key_label(key)}: is not an input field{did_you_mean(key, RunInput.model_fields)}"
+            )
         else:
             field = str(key) + "".join(f"[{index}]" for index in indices)
             problems.append(f"{field}: {detail['msg'].removeprefix('Value error, ')}")
