@@ -9,12 +9,13 @@ import pytest
 from credential_rotation.adapters.fleet_records import FleetRecords
 from credential_rotation.adapters.ledger import CredentialLedger, fleet_partition
 from credential_rotation.domain.errors import DeletionLimitExceeded, RunRecordMismatch
-from credential_rotation.domain.fleet import FleetRun, ItemsLocation, deletion_limit_refusal, interleave
-from credential_rotation.domain.models import Policy, RecordRef, RotationEntry
+from credential_rotation.domain.fleet import DiscoveryRecord, FleetRun, deletion_limit_refusal, interleave
+from credential_rotation.domain.models import Policy, RotationEntry
 from credential_rotation.domain.record_keys import plan_key
 from credential_rotation.domain.rotation_due import RotationReason
 from credential_rotation.domain.targets import Target
 from credential_rotation.tasks.fleet import check_fleet_limits, record_result, result_key
+from credential_rotation.tasks.fleet_audit import build_fleet_report
 from tests.support.aws import create_ledger_table
 
 RUN = "arn:aws:states:us-east-1:123456789012:execution:rotation-FleetStateMachine:night-1"
@@ -102,15 +103,11 @@ def test_the_limits_check_reads_every_plan_and_lists_only_the_connectors_with_wo
     checked = check_fleet_limits(fleet_run(), records)
 
     assert (checked.planned, checked.stale, checked.items.count) == (3, 2, 2)
-    items = records.get(_ref(checked.items))
+    items = records.items(checked.items.ref)
     assert [(item["Account"], item["VoiceConnectorId"], item["StaleCount"]) for item in items] == [
         (A.account, VC1, 2),
         (B.account, VC3, 0),
     ]
-
-
-def _ref(location: ItemsLocation) -> RecordRef:
-    return RecordRef(key=location.key, sha256=location.sha256)
 
 
 def test_the_limits_check_refuses_an_account_over_its_limit_before_writing_any_item(records):
@@ -156,3 +153,33 @@ def test_a_fleet_ledger_keys_each_connector_under_its_account_and_region(mocked_
     assert hub.read(VC1).records == {}
     keys = {item["VoiceConnectorId"]["S"] for item in dynamodb.scan(TableName="ledger")["Items"]}
     assert keys == {fleet_partition(A.account, A.region, VC1), fleet_partition(B.account, B.region, VC1)}
+
+
+def test_the_fleet_report_is_built_even_when_a_plan_is_not_the_runs_and_says_so(records):
+    run = fleet_run()
+    discovery = records.put(
+        "runs/night-1/fleet/discovery.json",
+        DiscoveryRecord(
+            execution_arn=RUN,
+            targets=("111111111111/us-east-1",),
+            connectors={"111111111111/us-east-1": 1},
+            failures=(),
+        ).to_wire(),
+    )
+    items = records.put_items(
+        "runs/night-1/fleet/items.json", [item.to_wire() for item in interleave({A: [VC1]})]
+    )
+    # Filed under VC1's place, but the plan of another connector.
+    records.put(plan_key(RUN, VC1, A), plan_document(VC2, ("old-1",)))
+    state = {
+        "Run": run.to_wire(),
+        "Discovery": {"Record": discovery.to_wire()},
+        "Items": {"Bucket": "audit", "Key": items.key, "Sha256": items.sha256, "Count": 1},
+    }
+
+    report = build_fleet_report(state, records, records, NOW)
+
+    assert report["Error"]["Error"] == "RunRecordMismatch"
+    (entry,) = report["VoiceConnectors"]
+    assert entry["Stale"] == []
+    assert entry["Error"]["Error"] == "ResultMissing"

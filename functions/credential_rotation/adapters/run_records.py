@@ -41,14 +41,18 @@ class RunRecords:
         self._client.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="application/json")
         return RecordRef(key=key, sha256=hashlib.sha256(body).hexdigest())
 
-    def get(self, ref: RecordRef) -> dict[str, Any]:
+    def verified(self, ref: RecordRef) -> bytes:
+        """The bytes ``ref`` names, if they are the ones written (else RunRecordMismatch)."""
         body = self._client.get_object(Bucket=self._bucket, Key=ref.key)["Body"].read()
         if hashlib.sha256(body).hexdigest() != ref.sha256:
             raise RunRecordMismatch(
                 f"the run record {ref.key} in the audit bucket is not the one this run wrote (its SHA-256 "
                 "differs): it was changed after it was written, and nothing is done on its strength"
             )
-        document = json.loads(body)
+        return body
+
+    def get(self, ref: RecordRef) -> dict[str, Any]:
+        document = json.loads(self.verified(ref))
         if not isinstance(document, dict):
             raise RunRecordMismatch(f"the run record {ref.key} is not a JSON object")
         return document

@@ -68,6 +68,10 @@ class ItemsLocation(WireModel):
     sha256: str
     count: int
 
+    @property
+    def ref(self) -> RecordRef:
+        return RecordRef(key=self.key, sha256=self.sha256)
+
 
 class ApplyItem(FleetItem):
     """A connector the apply phase acts on: due a successor or with something stale, and its plan."""

@@ -27,7 +27,8 @@ def restore_key(execution_arn: str, voice_connector_id: str, target: Target | No
     return f"runs/{execution_name(execution_arn)}/restores/{connector_path(voice_connector_id, target)}.json"
 
 
-def report_key(execution_arn: str, started_at: str) -> str:
-    # Dated folders, so that a person finds a night's report by its date.
+def report_key(execution_arn: str, started_at: str, fleet: bool = False) -> str:
+    # Dated folders, so that a person finds a night's report by its date. A fleet run's report is named
+    # apart: its execution name may also be one of the single-account state machine's.
     day = started_at[:10].replace("-", "/")
-    return f"reports/{day}/{execution_name(execution_arn)}.json"
+    return f"reports/{day}/{'fleet-' if fleet else ''}{execution_name(execution_arn)}.json"

@@ -9,7 +9,7 @@
   MaxDeletionsPerAccount before anything is deleted anywhere; the item file of the apply Map.
 """
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -235,23 +235,14 @@ def check_fleet_limits(run: FleetRun, records: FleetRecordStore) -> LimitCheck:
     successor or with something stale). Raises DeletionLimitExceeded before anything is deleted."""
     to_apply: list[ApplyItem] = []
     planned = 0
-    for ref, document in records.documents(f"{run_prefix(run.execution_arn)}plans/"):
-        try:
-            plan = PlanRecord.model_validate(document)
-        except ValidationError:
-            raise RunRecordMismatch(f"the run record {ref.key} is not a PlanRecord") from None
-        account, region = _place(ref.key, plan.voice_connector_id)
-        if plan.execution_arn != run.execution_arn or ref.key != plan_key(
-            run.execution_arn, plan.voice_connector_id, Target(account=account, region=region)
-        ):
-            raise RunRecordMismatch(f"the run record {ref.key} is the record of another connector or run")
+    for ref, target, plan in fleet_plans(run.execution_arn, records):
         planned += 1
         if plan.stale or plan.rotation.due:
             to_apply.append(
                 ApplyItem(
                     voice_connector_id=plan.voice_connector_id,
-                    account=account,
-                    region=region,
+                    account=target.account,
+                    region=target.region,
                     plan=ref,
                     stale_count=len(plan.stale),
                     rotation=plan.rotation,
@@ -270,9 +261,25 @@ def check_fleet_limits(run: FleetRun, records: FleetRecordStore) -> LimitCheck:
     )
 
 
-def _place(key: str, voice_connector_id: str) -> tuple[str, str]:
-    """The account and Region a fleet plan's key names (runs/<run>/plans/<account>/<Region>/<id>.json)."""
-    parts = key.split("/")
-    if len(parts) != 6 or parts[-1] != f"{voice_connector_id}.json":
-        raise RunRecordMismatch(f"the run record {key} is not where a fleet run's plan is kept")
-    return parts[3], parts[4]
+class PlanListing(Protocol):
+    def documents(self, prefix: str) -> Iterable[tuple[RecordRef, dict[str, Any]]]: ...
+
+
+def fleet_plans(execution_arn: str, records: PlanListing) -> Iterator[tuple[RecordRef, Target, PlanRecord]]:
+    """Every plan a fleet run wrote, with its digest and its connector's account and Region, each checked
+    to be a PlanRecord of this run filed where its own connector's plan goes (else RunRecordMismatch)."""
+    for ref, document in records.documents(f"{run_prefix(execution_arn)}plans/"):
+        try:
+            plan = PlanRecord.model_validate(document)
+        except ValidationError:
+            raise RunRecordMismatch(f"the run record {ref.key} is not a PlanRecord") from None
+        # runs/<run>/plans/<account>/<Region>/<id>.json
+        parts = ref.key.split("/")
+        if len(parts) != 6:
+            raise RunRecordMismatch(f"the run record {ref.key} is not where a fleet run's plan is kept")
+        target = Target(account=parts[3], region=parts[4])
+        if plan.execution_arn != execution_arn or ref.key != plan_key(
+            execution_arn, plan.voice_connector_id, target
+        ):
+            raise RunRecordMismatch(f"the run record {ref.key} is the record of another connector or run")
+        yield ref, target, plan

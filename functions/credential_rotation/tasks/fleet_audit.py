@@ -15,15 +15,13 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from pydantic import ValidationError
-
 from credential_rotation.domain.errors import RunRecordMismatch
-from credential_rotation.domain.fleet import DiscoveryRecord, FleetItem, FleetRun
+from credential_rotation.domain.fleet import DiscoveryRecord, FleetItem, FleetRun, ItemsLocation
 from credential_rotation.domain.models import OutcomeRecord, PlanRecord, RecordRef, ReportLocation
-from credential_rotation.domain.record_keys import execution_name
+from credential_rotation.domain.record_keys import report_key
 from credential_rotation.ports import AuditPublisher, RunLock, RunRecords
 from credential_rotation.tasks.audit import MAX_MESSAGE_BYTES, error_entry
-from credential_rotation.tasks.fleet import run_prefix
+from credential_rotation.tasks.fleet import fleet_plans, run_prefix
 from credential_rotation.tasks.publishing import quietly
 
 FLEET_EVENT_SCHEMA = "fleet-1.0"
@@ -35,14 +33,11 @@ LOST = {
 
 
 class FleetDocuments(Protocol):
-    def get(self, ref: RecordRef) -> Any: ...
+    def get(self, ref: RecordRef) -> dict[str, Any]: ...
+
+    def items(self, ref: RecordRef) -> list[Any]: ...
 
     def documents(self, prefix: str) -> Iterable[tuple[RecordRef, dict[str, Any]]]: ...
-
-
-def fleet_report_key(execution_arn: str, started_at: str) -> str:
-    day = started_at[:10].replace("-", "/")
-    return f"reports/{day}/fleet-{execution_name(execution_arn)}.json"
 
 
 def _where(document: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -57,15 +52,21 @@ def build_fleet_report(
     discovery = DiscoveryRecord.model_validate(
         documents.get(RecordRef.model_validate(state["Discovery"]["Record"]))
     )
-    items = [FleetItem.model_validate(item) for item in documents.get(_items_ref(state["Items"]))]
-    plans: dict[tuple[str, str, str], PlanRecord] = {}
-    for ref, document in documents.documents(f"{prefix}plans/"):
-        try:
-            plan = PlanRecord.model_validate(document)
-        except ValidationError:
-            raise RunRecordMismatch(f"the run record {ref.key} is not a PlanRecord") from None
-        parts = ref.key.split("/")
-        plans[(parts[3], parts[4], plan.voice_connector_id)] = plan
+    items = [
+        FleetItem.model_validate(item)
+        for item in documents.items(ItemsLocation.model_validate(state["Items"]).ref)
+    ]
+    run_error = error_entry(state.get("RunError"))
+    try:
+        plans = {
+            (target.account, target.region, plan.voice_connector_id): plan
+            for _, target, plan in fleet_plans(run.execution_arn, documents)
+        }
+    except RunRecordMismatch as mismatch:
+        # Reported, not raised: the audit trail is published whatever it found. No plan is trusted, so
+        # every connector is reported without one.
+        plans = {}
+        run_error = run_error or error_entry({"Error": type(mismatch).__name__, "Cause": str(mismatch)})
     results: dict[str, dict[tuple[str, str, str], dict[str, Any]]] = {"plan": {}, "apply": {}}
     for _, document in documents.documents(f"{prefix}fleet/results/"):
         if document.get("ExecutionArn") == run.execution_arn and document.get("Phase") in results:
@@ -74,7 +75,9 @@ def build_fleet_report(
     # connectors that owe a result of the apply phase.
     applying = not run.dry_run and isinstance(state.get("Apply"), dict) and "Items" in state["Apply"]
     applied = (
-        {_where(item) for item in documents.get(_items_ref(state["Apply"]["Items"]))} if applying else set()
+        {_where(item) for item in documents.items(ItemsLocation.model_validate(state["Apply"]["Items"]).ref)}
+        if applying
+        else set()
     )
     connectors = [_connector(item, plans, results, applied, records, run.execution_arn) for item in items]
     return {
@@ -90,13 +93,8 @@ def build_fleet_report(
         ],
         "TargetFailures": [failure.to_wire() for failure in discovery.failures],
         "VoiceConnectors": connectors,
-        "Error": error_entry(state.get("RunError")),
+        "Error": run_error,
     }
-
-
-def _items_ref(location: Mapping[str, Any]) -> RecordRef:
-    # The item files are read back by key; their digest is the one of the bytes the run wrote.
-    return RecordRef.model_validate({"Key": location["Key"], "Sha256": location["Sha256"]})
 
 
 def _connector(
@@ -243,7 +241,7 @@ def publish_fleet(
         report = build_fleet_report(state, documents, records, now)
     else:
         report = refused_report(state, now)
-    location = records.put_report(fleet_report_key(report["ExecutionArn"], report["StartedAt"]), report)
+    location = records.put_report(report_key(report["ExecutionArn"], report["StartedAt"], fleet=True), report)
     event = build_fleet_event(report, location)
     # A lock that cannot be released here is released by ReleaseRunLock when the execution ends.
     lock_not_released = (
