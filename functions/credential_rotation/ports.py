@@ -210,3 +210,25 @@ class OrganizationAccounts(Protocol):
         whatever its state, each once. A given id the organization does not have raises InvalidInput
         naming it (``targets.unknown_parent``); any other failure is the service's error."""
         ...
+
+
+class FleetDocuments(Protocol):
+    """A fleet run's own documents in the audit bucket (item files, discovery, the children's results),
+    beside its per-connector records; read back by digest, or listed by prefix."""
+
+    @property
+    def bucket(self) -> str: ...
+
+    def put(self, key: str, document: Mapping[str, Any]) -> RecordRef: ...
+
+    def put_items(self, key: str, items: Sequence[Mapping[str, Any]]) -> RecordRef:
+        """A JSON array, what a Distributed Map's ItemReader reads."""
+        ...
+
+    def get(self, ref: RecordRef) -> dict[str, Any]: ...
+
+    def items(self, ref: RecordRef) -> list[Any]: ...
+
+    def documents(self, prefix: str) -> Iterable[tuple[RecordRef, dict[str, Any]]]:
+        """Every JSON object under ``prefix``, each with the digest of the bytes read."""
+        ...

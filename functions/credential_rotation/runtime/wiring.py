@@ -139,8 +139,8 @@ def _spoke(target: Target) -> _SpokeAdapters:
 def _assume_spoke_role(target: Target) -> boto3.Session:
     settings = get_settings()
     sts = client("sts", AWS_CLIENT_CONFIG)
-    partition = boto3.Session().get_partition_for_region(target.region)
-    role_arn = target.role_arn(partition)
+    # A role can be assumed only within the hub's own partition.
+    role_arn = target.role_arn(sts.meta.partition)
     request: dict[str, Any] = {
         "RoleArn": role_arn,
         "RoleSessionName": SPOKE_SESSION_NAME,

@@ -9,11 +9,11 @@
   MaxDeletionsPerAccount before anything is deleted anywhere; the item file of the apply Map.
 """
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -43,7 +43,7 @@ from credential_rotation.domain.models import PlanRecord, RecordRef, ResolveRunR
 from credential_rotation.domain.record_keys import execution_name, plan_key
 from credential_rotation.domain.settings import Settings
 from credential_rotation.domain.targets import NoTargets, Target, TooManyTargets, parse_targets, resolve
-from credential_rotation.ports import OrganizationAccounts, RunLock, VoiceConnectors
+from credential_rotation.ports import FleetDocuments, OrganizationAccounts, RunLock, VoiceConnectors
 from credential_rotation.tasks.run_input import MAX_DELETIONS_LIMIT, refusal_context, resolve_run
 from credential_rotation.tasks.starting import Refusal
 
@@ -51,17 +51,6 @@ REFUSALS = (InvalidInput, NoTargets, TooManyTargets, TooManyVoiceConnectors, Run
 FLEET_FIELDS = ("Targets", "MaxDeletionsPerAccount")
 # Targets discovered at once: each is an AssumeRole and a ListVoiceConnectors in its own account.
 DISCOVERY_THREADS = 8
-
-
-class FleetRecordStore(Protocol):
-    @property
-    def bucket(self) -> str: ...
-
-    def put(self, key: str, document: Mapping[str, Any]) -> RecordRef: ...
-
-    def put_items(self, key: str, items: list[dict[str, Any]]) -> RecordRef: ...
-
-    def documents(self, prefix: str) -> Iterable[tuple[RecordRef, dict[str, Any]]]: ...
 
 
 def run_prefix(execution_arn: str) -> str:
@@ -121,7 +110,7 @@ def start_fleet_run(
     settings: Settings,
     organization: OrganizationAccounts,
     connectors_in: Callable[[Target], VoiceConnectors],
-    records: FleetRecordStore,
+    records: FleetDocuments,
     lock: RunLock,
     now: datetime,
 ) -> FleetStart | Refusal:
@@ -212,7 +201,7 @@ def _said(error: Exception) -> str:
 
 
 def record_result(
-    execution_arn: str, phase: str, result: Mapping[str, Any], records: FleetRecordStore
+    execution_arn: str, phase: str, result: Mapping[str, Any], records: FleetDocuments
 ) -> RecordRef:
     """What one child workflow ended with (its connector, and its change or its error)."""
     item = FleetItem.model_validate(result)
@@ -230,7 +219,7 @@ class LimitCheck:
         return {"Items": self.items.to_wire(), "Planned": self.planned, "Stale": self.stale}
 
 
-def check_fleet_limits(run: FleetRun, records: FleetRecordStore) -> LimitCheck:
+def check_fleet_limits(run: FleetRun, records: FleetDocuments) -> LimitCheck:
     """Every plan this run wrote, summed per run and per account; the apply Map's items (connectors due a
     successor or with something stale). Raises DeletionLimitExceeded before anything is deleted."""
     to_apply: list[ApplyItem] = []
@@ -261,11 +250,9 @@ def check_fleet_limits(run: FleetRun, records: FleetRecordStore) -> LimitCheck:
     )
 
 
-class PlanListing(Protocol):
-    def documents(self, prefix: str) -> Iterable[tuple[RecordRef, dict[str, Any]]]: ...
-
-
-def fleet_plans(execution_arn: str, records: PlanListing) -> Iterator[tuple[RecordRef, Target, PlanRecord]]:
+def fleet_plans(
+    execution_arn: str, records: FleetDocuments
+) -> Iterator[tuple[RecordRef, Target, PlanRecord]]:
     """Every plan a fleet run wrote, with its digest and its connector's account and Region, each checked
     to be a PlanRecord of this run filed where its own connector's plan goes (else RunRecordMismatch)."""
     for ref, document in records.documents(f"{run_prefix(execution_arn)}plans/"):

@@ -11,15 +11,15 @@ cut say so (the report, under Object Lock, always has everything).
 """
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from credential_rotation.domain.errors import RunRecordMismatch
 from credential_rotation.domain.fleet import DiscoveryRecord, FleetItem, FleetRun, ItemsLocation
 from credential_rotation.domain.models import OutcomeRecord, PlanRecord, RecordRef, ReportLocation
 from credential_rotation.domain.record_keys import report_key
-from credential_rotation.ports import AuditPublisher, RunLock, RunRecords
+from credential_rotation.ports import AuditPublisher, FleetDocuments, RunLock, RunRecords
 from credential_rotation.tasks.audit import MAX_MESSAGE_BYTES, error_entry
 from credential_rotation.tasks.fleet import fleet_plans, run_prefix
 from credential_rotation.tasks.publishing import quietly
@@ -30,14 +30,6 @@ LOST = {
     "Error": "ResultMissing",
     "Cause": "the child workflow left no result: see the Map Run in the console",
 }
-
-
-class FleetDocuments(Protocol):
-    def get(self, ref: RecordRef) -> dict[str, Any]: ...
-
-    def items(self, ref: RecordRef) -> list[Any]: ...
-
-    def documents(self, prefix: str) -> Iterable[tuple[RecordRef, dict[str, Any]]]: ...
 
 
 def _where(document: Mapping[str, Any]) -> tuple[str, str, str]:
