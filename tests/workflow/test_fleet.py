@@ -215,3 +215,26 @@ def test_inputs_fleet_mode_cannot_honour_are_refused_by_name(sandbox_factory, ex
     assert execution.status == "FAILED"
     assert event["Error"]["Error"] == "InvalidInput"
     assert named in event["Error"]["Cause"]
+
+
+def test_a_spoke_whose_trust_wants_another_external_id_is_refused_and_the_matching_one_is_reached(
+    sandbox_factory,
+):
+    sandbox = sandbox_factory(parameters={"DryRun": "true", "FleetExternalId": "hub-external-id"})
+    fleet = Fleet(sandbox)
+    matching, other = Target("111111111111", "us-east-1"), Target("222222222222", "us-east-1")
+    fleet.deploy_spoke(matching.account, matching.region, external_id="hub-external-id")
+    fleet.deploy_spoke(other.account, other.region, external_id="another-hubs-id")
+    for target in (matching, other):
+        fleet.create_voice_connector(target.account, target.region, "pbx", [OLD])
+
+    execution = sandbox.wait(
+        sandbox.start_fleet(
+            {"Targets": {"Accounts": [matching.account, other.account], "Regions": ["us-east-1"]}}
+        )
+    )
+
+    (event,) = [event for event in sandbox.audit_events() if event["ExecutionArn"] == execution.arn]
+    assert event["Totals"]["Connectors"] == 1
+    assert [failure["Target"] for failure in event["Failures"]] == [f"{other.account}/{other.region}"]
+    assert event["Failures"][0]["Error"] == "SpokeRoleUnavailable"
