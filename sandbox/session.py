@@ -33,13 +33,14 @@ from moto.sqs.models import sqs_backends
 from credential_rotation.adapters.run_lock import LOCK_KEY, LONGEST_TASK
 from credential_rotation.domain.redaction import Fingerprints
 from credential_rotation.runtime import wiring
-from sandbox import chime_emulator, event_bus, process_cache
+from sandbox import chime_emulator, event_bus, pace_clock, process_cache
 from sandbox.aws_faults import AwsFaults
 from sandbox.event_bus import FailedDelivery
 from sandbox.executions import FINAL_STATUSES, Execution, wait_for
 from sandbox.fleet import spoke_trust
 from sandbox.lambda_runtime import FunctionLogs, Invocation, in_process_lambda
 from sandbox.moto_threads import serialised_backends
+from sandbox.pace_clock import SkippingClock
 from sandbox.phone_system import PhoneSystem
 from sandbox.retry_clock import RetryClock
 from sandbox.sqs_poller import Drained, FunctionErrored, SqsPoller
@@ -81,6 +82,7 @@ class Sandbox:
         self._start = start
         self._stack_name = stack_name
         self.retry_clock = RetryClock(jitter=jitter)
+        self.pace_clock = SkippingClock()
         # Wait states (the rollback watch) pass in virtual time; see state_waits.py.
         self.state_waits = StateWaits()
         self.invocations: list[Invocation] = []
@@ -111,6 +113,7 @@ class Sandbox:
                 )
             )
             self._exit.enter_context(self.retry_clock.installed())
+            self._exit.enter_context(pace_clock.installed(self.pace_clock))
             self._exit.enter_context(self.state_waits.installed(self._traveller.shift))
             self._exit.enter_context(serialised_backends())
             self._exit.enter_context(spoke_trust())

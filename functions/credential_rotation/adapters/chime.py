@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from credential_rotation.domain.errors import DeletionOutcomeUnknown
+from credential_rotation.adapters.chime_pace import ChimePace
+from credential_rotation.domain.errors import ChimeRateLimited, DeletionOutcomeUnknown
 
 if TYPE_CHECKING:  # the boto3 stubs are a development dependency only
     from mypy_boto3_chime_sdk_voice import ChimeSDKVoiceClient
@@ -21,14 +22,21 @@ PAGE_SIZE = 100
 
 
 class VoiceConnectorCredentials:
-    def __init__(self, client: "ChimeSDKVoiceClient") -> None:
+    """``pace``: the account and Region's pace every call books a slot on (``adapters/chime_pace.py``);
+    without one, each call is made once, at once."""
+
+    def __init__(self, client: "ChimeSDKVoiceClient", pace: ChimePace | None = None) -> None:
         self._client = client
+        self._pace = pace
+
+    def _paced[T](self, send: Callable[[], T]) -> T:
+        return send() if self._pace is None else self._pace.call(send)
 
     def voice_connector_ids(self) -> Iterator[str]:
         """Every voice connector of the account and region, across all pages."""
         request: dict[str, Any] = {"MaxResults": PAGE_SIZE}
         while True:
-            page = self._client.list_voice_connectors(**request)
+            page = self._paced(lambda: self._client.list_voice_connectors(**request))
             for connector in page.get("VoiceConnectors", []):
                 yield connector["VoiceConnectorId"]
             if not page.get("NextToken"):
@@ -37,19 +45,24 @@ class VoiceConnectorCredentials:
 
     def call_record_bucket(self) -> str | None:
         """GetGlobalSettings' VoiceConnector.CdrBucket: where Chime writes the account's call records."""
-        settings = self._client.get_global_settings().get("VoiceConnector") or {}
+        settings = self._paced(self._client.get_global_settings).get("VoiceConnector") or {}
         return settings.get("CdrBucket") or None
 
     def usernames(self, voice_connector_id: str) -> tuple[str, ...]:
-        response = self._client.list_voice_connector_termination_credentials(
-            VoiceConnectorId=voice_connector_id
+        response = self._paced(
+            lambda: self._client.list_voice_connector_termination_credentials(
+                VoiceConnectorId=voice_connector_id
+            )
         )
         return tuple(response.get("Usernames", []))
 
     def put(self, voice_connector_id: str, username: str, password: str) -> None:
         """Add one credential; putting a username that exists sets its password (idempotent for a retry)."""
-        self._client.put_voice_connector_termination_credentials(
-            VoiceConnectorId=voice_connector_id, Credentials=[{"Username": username, "Password": password}]
+        self._paced(
+            lambda: self._client.put_voice_connector_termination_credentials(
+                VoiceConnectorId=voice_connector_id,
+                Credentials=[{"Username": username, "Password": password}],
+            )
         )
 
     def delete(
@@ -64,12 +77,18 @@ class VoiceConnectorCredentials:
         if not usernames:
             raise ValueError("usernames must not be empty: the API would be called for nothing")
         try:
-            self._client.delete_voice_connector_termination_credentials(
-                VoiceConnectorId=voice_connector_id, Usernames=list(usernames)
+            # A throttle proves nothing was deleted: the pace tries it again before it is called refused.
+            self._paced(
+                lambda: self._client.delete_voice_connector_termination_credentials(
+                    VoiceConnectorId=voice_connector_id, Usernames=list(usernames)
+                )
             )
         except ClientError as error:
             if proves_nothing_deleted(error):
                 on_refused()
+            raise
+        except ChimeRateLimited:
+            on_refused()  # no slot came in time: the delete was never called
             raise
         except BotoCoreError as error:
             raise DeletionOutcomeUnknown(

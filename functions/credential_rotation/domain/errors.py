@@ -89,3 +89,9 @@ class SpokeRoleUnavailable(RotationError):
     """The hub could not assume an account's spoke role in a Region (not deployed there, a trust that does
     not name this hub, a wrong external id, or STS unreachable): nothing is done in that account and Region,
     and the run reports it."""
+
+
+class ChimeRateLimited(RotationError):
+    """The account and Region's pace of Chime SDK Voice calls has no slot for this call within the task's
+    waiting budget (many workers queued behind a low limit): nothing was called, and the state machine
+    retries the step later, as it does a throttle."""

@@ -14,11 +14,13 @@ from credential_rotation.adapters.alert_topic import AlertTopic
 from credential_rotation.adapters.audit_topic import AuditTopic
 from credential_rotation.adapters.call_record_store import CallRecordBucket
 from credential_rotation.adapters.chime import VoiceConnectorCredentials
+from credential_rotation.adapters.chime_pace import ChimePace, Clock, SystemClock
 from credential_rotation.adapters.connector_health import ConnectorCallMetrics
 from credential_rotation.adapters.fleet_records import FleetRecords
 from credential_rotation.adapters.indexing_queue import IndexingQueue
 from credential_rotation.adapters.ledger import CredentialLedger
 from credential_rotation.adapters.organizations import OrganizationAccountsAdapter
+from credential_rotation.adapters.pace_table import PaceTable
 from credential_rotation.adapters.run_lock import RunLock
 from credential_rotation.adapters.run_records import RunRecords
 from credential_rotation.adapters.secret_store import ConnectorSecrets
@@ -69,7 +71,21 @@ def connector_secrets(target: Target | None = None) -> ConnectorSecrets:
 
 @cache
 def _local_voice_connectors() -> VoiceConnectorCredentials:
-    return VoiceConnectorCredentials(client("chime-sdk-voice", CHIME_CLIENT_CONFIG))
+    chime = client("chime-sdk-voice", CHIME_CLIENT_CONFIG)
+    return VoiceConnectorCredentials(chime, _pace(f"{LOCAL_PACE_SCOPE}/{chime.meta.region_name}"))
+
+
+# The pace of Chime calls is the account and Region's (adapters/chime_pace.py): single-account mode's under
+# this scope, each fleet target's under its own "<account>/<Region>".
+LOCAL_PACE_SCOPE = "this-account"
+# What the pace waits by: the system's clock on AWS; the offline sandbox sets one that does not sleep.
+pace_clock: Clock = SystemClock()
+
+
+def _pace(scope: str) -> ChimePace:
+    return ChimePace(
+        PaceTable(client("dynamodb", AWS_CLIENT_CONFIG), get_settings().ledger_table_name), scope, pace_clock
+    )
 
 
 @cache
@@ -126,7 +142,9 @@ def _spoke(target: Target) -> _SpokeAdapters:
     with _BUILDING:
         adapters = _SpokeAdapters(
             expires=datetime.now(UTC) + timedelta(seconds=SPOKE_SESSION_SECONDS),
-            voice_connectors=VoiceConnectorCredentials(build("chime-sdk-voice", config=CHIME_CLIENT_CONFIG)),
+            voice_connectors=VoiceConnectorCredentials(
+                build("chime-sdk-voice", config=CHIME_CLIENT_CONFIG), _pace(target.label)
+            ),
             # The spoke's secrets use the account's AWS managed key: the hub's key is not the spoke's.
             connector_secrets=ConnectorSecrets(
                 build("secretsmanager", config=AWS_CLIENT_CONFIG), get_settings().secret_name_prefix, ""
