@@ -12,6 +12,7 @@ from credential_rotation.adapters.run_metrics import (
     NAMESPACE,
     RETRIED_ERRORS,
     connector_counts,
+    fleet_run_counts,
     run_counts,
 )
 from credential_rotation.domain.errors import DeletionOutcomeUnknown
@@ -295,3 +296,35 @@ def test_a_handler_that_succeeds_emits_nothing_and_returns_its_result(service, c
 
     assert handler({"VoiceConnectorId": VC_A}, CONTEXT) == {"Seen": VC_A}
     assert emitted(capsys) == []
+
+
+def fleet_report(*entries: dict, target_failures: int = 0, error: dict | None = None) -> dict:
+    failures = [{"Account": "111111111111", "Region": "us-east-1", "Error": {}}] * target_failures
+    targets = [{"Target": "111111111111/us-east-1", "Connectors": 2}, {"Target": "222222222222/us-east-1"}]
+    return {"Targets": targets, "TargetFailures": failures, "VoiceConnectors": list(entries), "Error": error}
+
+
+def test_a_fleet_run_counts_its_connectors_as_single_account_mode_does_and_its_targets_apart():
+    deleted = entry(Counts={"stale": 2, "young": 1}, Stale=["a", "b"], Deleted=["a", "b"])
+    failed = entry(VoiceConnectorId=VC_B, Counts={"stale": 1}, Stale=["c"], Error={"Error": "X"})
+
+    counts = fleet_run_counts(fleet_report(deleted, failed, target_failures=1))
+
+    assert counts["CredentialsDeleted"] == 2
+    assert counts["CredentialsStale"] == 3
+    assert counts["ConnectorsFailed"] == 1
+    assert (counts["FleetRuns"], counts["FleetTargets"], counts["FleetTargetsFailed"]) == (1, 2, 1)
+    assert counts["FleetRunsFailed"] == 1
+
+
+@pytest.mark.parametrize(
+    ("report", "failed"),
+    [
+        (fleet_report(entry()), 0),
+        (fleet_report(entry(), target_failures=1), 1),  # a target not reached is a failed run
+        (fleet_report(entry(), error={"Error": "DeletionLimitExceeded"}), 1),
+        (fleet_report(entry(Error={"Error": "X"})), 1),
+    ],
+)
+def test_a_fleet_run_is_counted_failed_for_any_failure_it_reports(report, failed):
+    assert fleet_run_counts(report)["FleetRunsFailed"] == failed

@@ -36,6 +36,7 @@ GUARD_REASONS = frozenset(
 RETRIED_ERRORS = frozenset(
     {
         "ThrottledClientException",
+        "ChimeRateLimited",
         "ServiceFailureException",
         "ServiceUnavailableException",
         "InternalServiceError",
@@ -101,6 +102,27 @@ def publish_run_metrics(event: Mapping[str, Any]) -> None:
     emit(run_counts(event))
     for entry in event["VoiceConnectors"]:
         emit(connector_counts(entry), entry["VoiceConnectorId"])
+
+
+def fleet_run_counts(report: Mapping[str, Any]) -> dict[str, int]:
+    """A fleet run's report summed: the same per-run metrics as single-account mode (so the dashboard's
+    credential widgets count both modes), plus the fleet's own."""
+    totals: Counter[str] = Counter(connector_counts(_EMPTY_ENTRY))
+    for entry in report["VoiceConnectors"]:
+        totals.update(connector_counts(entry))
+    failed = report.get("Error") is not None or totals["ConnectorsFailed"] or report["TargetFailures"]
+    return dict(totals) | {
+        "FleetRuns": 1,
+        "FleetRunsFailed": int(bool(failed)),
+        "FleetTargets": len(report["Targets"]),
+        "FleetTargetsFailed": len(report["TargetFailures"]),
+    }
+
+
+def publish_fleet_run_metrics(report: Mapping[str, Any]) -> None:
+    """Run-level only: a metric per connector across a fleet would be thousands of metrics a month
+    (CloudWatch bills each one); the report has every connector."""
+    emit(fleet_run_counts(report))
 
 
 def count_retryable_failure(error_name: str, event: Any) -> None:

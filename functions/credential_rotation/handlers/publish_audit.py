@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from credential_rotation.adapters.run_metrics import publish_run_metrics
+from credential_rotation.adapters.run_metrics import publish_fleet_run_metrics, publish_run_metrics
 from credential_rotation.runtime import wiring
 from credential_rotation.runtime.config import get_settings
 from credential_rotation.runtime.task import task
@@ -65,7 +65,10 @@ def _publish_fleet(state: dict[str, Any]) -> dict[str, Any]:
         wiring.run_lock(),
         wiring.audit_topic(),
         datetime.now(UTC),
+        publish_fleet_run_metrics,
     )
+    if "MetricsNotEmitted" in published["Summary"]:
+        logger.error("Run metrics not emitted", extra={"error": published["Summary"]["MetricsNotEmitted"]})
     logger.info(
         "Fleet audit event published",
         extra={

@@ -83,9 +83,13 @@ pace_clock: Clock = SystemClock()
 
 
 def _pace(scope: str) -> ChimePace:
-    return ChimePace(
-        PaceTable(client("dynamodb", AWS_CLIENT_CONFIG), get_settings().ledger_table_name), scope, pace_clock
-    )
+    return ChimePace(_pace_table(), scope, pace_clock)
+
+
+@cache
+def _pace_table() -> PaceTable:
+    """In the hub's ledger table, in fleet mode too: the pace is shared by the hub's workers."""
+    return PaceTable(client("dynamodb", AWS_CLIENT_CONFIG), get_settings().ledger_table_name)
 
 
 @cache
@@ -139,11 +143,12 @@ def _spoke(target: Target) -> _SpokeAdapters:
         return adapters
     session = _assume_spoke_role(target)
     build: Any = session.client
+    pace = _pace(target.label)  # the hub's table: built outside the lock, which client() takes itself
     with _BUILDING:
         adapters = _SpokeAdapters(
             expires=datetime.now(UTC) + timedelta(seconds=SPOKE_SESSION_SECONDS),
             voice_connectors=VoiceConnectorCredentials(
-                build("chime-sdk-voice", config=CHIME_CLIENT_CONFIG), _pace(target.label)
+                build("chime-sdk-voice", config=CHIME_CLIENT_CONFIG), pace
             ),
             # The spoke's secrets use the account's AWS managed key: the hub's key is not the spoke's.
             connector_secrets=ConnectorSecrets(
@@ -268,6 +273,7 @@ def reset() -> None:
     """Forget the clients and settings, as a new container would (the offline sandbox redeploys)."""
     for factory in (
         _local_voice_connectors,
+        _pace_table,
         _local_ledger,
         _scoped_ledger,
         run_lock,

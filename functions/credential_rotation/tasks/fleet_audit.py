@@ -11,7 +11,7 @@ cut say so (the report, under Object Lock, always has everything).
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -225,10 +225,12 @@ def publish_fleet(
     lock: RunLock,
     topic: AuditPublisher,
     now: datetime,
+    emit_metrics: Callable[[Mapping[str, Any]], None],
 ) -> dict[str, Any]:
     """The fleet's report (Object Lock) and its one audit event; the lock released before the publish, as
-    in single-account mode, and nothing after the publish may fail the task (a retry would publish twice).
-    A refused run has no Run: its event says why and counts nothing."""
+    in single-account mode, and nothing after the publish may fail the task (a retry would publish twice):
+    the run's metrics are emitted after it, quietly. A refused run has no Run: its event says why and
+    counts nothing."""
     if isinstance(state.get("Run"), dict) and "Discovery" in state:
         report = build_fleet_report(state, documents, records, now)
     else:
@@ -244,6 +246,9 @@ def publish_fleet(
     summary = {"Totals": event["Totals"], "Report": event["Report"], "MessageId": message_id}
     if lock_not_released:
         summary["LockNotReleased"] = lock_not_released
+    metrics_not_emitted = quietly(lambda: emit_metrics(report))
+    if metrics_not_emitted:
+        summary["MetricsNotEmitted"] = metrics_not_emitted
     return {
         "Outcome": "FAILED" if failed else "SUCCEEDED",
         "Error": (event["Error"] or {}).get("Error") or ("ConnectorsFailed" if failed else None),
