@@ -13,7 +13,7 @@ from moto.events.models import EventPattern
 from moto.events.utils import EventTemplateParser
 
 from credential_rotation.adapters.run_lock import LEASE, LONGEST_TASK, RunLock
-from credential_rotation.adapters.run_metrics import NAMESPACE, run_counts
+from credential_rotation.adapters.run_metrics import NAMESPACE, fleet_run_counts, run_counts
 from sandbox.session import Sandbox
 from sandbox.template import load_template
 
@@ -39,6 +39,8 @@ CUSTOM_METRICS = {
     "ConnectorsFailed",
     "RetryableFailures",
     "Runs",
+    "FleetRuns",
+    "FleetTargetsFailed",
 }
 STATES_METRICS = {
     "ExecutionsStarted",
@@ -390,7 +392,8 @@ def test_the_functions_emit_metrics_where_the_dashboard_reads_them(template):
 
 def test_every_custom_metric_on_the_dashboard_is_one_the_functions_emit(template):
     audit_event = {"VoiceConnectors": [], "Outcome": "SUCCEEDED"}
-    emitted = set(run_counts(audit_event)) | {"RetryableFailures"}
+    fleet_report = {"VoiceConnectors": [], "Targets": [], "TargetFailures": [], "Error": None}
+    emitted = set(run_counts(audit_event)) | set(fleet_run_counts(fleet_report)) | {"RetryableFailures"}
     shown = {metric[1] for metric in dashboard_metrics(dashboard_body(template)) if metric[0] == NAMESPACE}
     assert shown <= emitted
 
@@ -416,11 +419,12 @@ def test_the_functions_log_json_at_the_log_level_the_stack_is_given(template):
 # The dashboard
 
 
-def test_the_dashboard_shows_the_state_machines_runs(template):
+def test_the_dashboard_shows_both_state_machines_runs(template):
     states = [metric for metric in dashboard_metrics(dashboard_body(template)) if metric[0] == "AWS/States"]
-    assert {metric[1] for metric in states} == STATES_METRICS
-    for metric in states:
-        assert metric[2:4] == ["StateMachineArn", "RotationStateMachine"], metric
+    for machine in ("RotationStateMachine", "FleetStateMachine"):
+        shown = {metric[1] for metric in states if metric[2:4] == ["StateMachineArn", machine]}
+        assert shown == STATES_METRICS, machine
+    assert all(metric[2] == "StateMachineArn" for metric in states)
 
 
 def test_the_dashboard_shows_every_functions_errors_and_throttles(template):
@@ -588,7 +592,7 @@ def test_the_deployed_dashboard_shows_the_deployed_alarms_and_state_machine(sand
     }
     assert set(alarm_widget["properties"]["alarms"]) == alarm_arns
     machines = {metric[3] for metric in dashboard_metrics(body) if metric[0] == "AWS/States"}
-    assert machines == {sandbox.stack.state_machine_arn}
+    assert machines == {sandbox.stack.state_machine_arn, sandbox.stack.physical_ids["FleetStateMachine"]}
 
 
 def test_the_deployed_schedule_retries_into_the_deployed_dead_letter_queue(sandbox):
