@@ -22,7 +22,8 @@ help:
 	@echo "make demo    run the real state machine end to end in the offline sandbox"
 	@echo "make test    every check: lint, template and ASL validation, tests with coverage"
 	@echo "make run EVENT=events/<file>.json   run one input file in the sandbox"
-	@echo "make bench   cold-start import time of a handler; call-record indexing throughput and cost"
+	@echo "make bench   cold-start import time of a handler; call-record indexing throughput and cost;"
+	@echo "             run time against Chime's rate limit, with and without the pace of calls"
 
 $(VENV)/.installed: requirements-dev.txt functions/requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.13 (pyenv install 3.13)"; exit 1; }
@@ -99,6 +100,7 @@ schemas: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks.cold_import
 	$(BIN)/python -m benchmarks.call_record_indexing
+	$(BIN)/python -m benchmarks.pacing
 
 # Every tier. The slow tests start first (tests/conftest.py); worksteal evens out the two workers' ends.
 test: lint validate

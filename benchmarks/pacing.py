@@ -257,7 +257,7 @@ def _apply(chime: VoiceConnectorCredentials, voice_connector_id: str) -> None:
         chime.delete(voice_connector_id, ["sip-stale"], on_refused=lambda: None)
 
 
-def table(sizes: list[int], rates: list[int], runs: int) -> list[dict[str, Any]]:
+def table(sizes: list[int], rates: list[int], runs: int, out: Any = sys.stdout) -> list[dict[str, Any]]:
     rows = []
     for mode, concurrency in MODES.items():
         for rate in rates:
@@ -268,7 +268,7 @@ def table(sizes: list[int], rates: list[int], runs: int) -> list[dict[str, Any]]
                         run_once(size, rate, concurrency, paced=paced, seed=seed) for seed in range(count)
                     ]
                     rows.append(_row(mode, results))
-                    print(_line(rows[-1]), file=sys.stderr, flush=True)
+                    print(_line(rows[-1]), file=out, flush=True)
     return rows
 
 
@@ -309,12 +309,14 @@ def main(arguments: list[str]) -> int:
     options = parser.parse_args(arguments)
     sizes = [int(size) for size in options.sizes.split(",")]
     rates = [int(rate) for rate in options.rates.split(",")]
+    # The table as it is measured; with --json it goes to stderr, and stdout has the rows as JSON.
+    out = sys.stderr if options.json else sys.stdout
     print(
         "| Mode (MaxConcurrency) | Limit | Connectors | Pace | Runs with a failed connector | Floor (s) "
         "| Mean (s) | Worst (s) | Worst / floor | Throttled per call |\n" + "|---" * 10 + "|",
-        file=sys.stderr,
+        file=out,
     )
-    rows = table(sizes, rates, options.runs)
+    rows = table(sizes, rates, options.runs, out)
     if options.json:
         print(json.dumps(rows, indent=2))
     return 0

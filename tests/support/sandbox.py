@@ -1,11 +1,29 @@
 """Helpers for tests that run the real state machine in the sandbox (its fixtures: tests/conftest.py)."""
 
+import json
 from typing import Any
 
+from credential_rotation.adapters.chime_pace import TRIES
 from sandbox.session import Sandbox
+from sandbox.template import REPOSITORY
 
 OLD = 120  # days before the run: older than the default MaxAgeDays of 90
 YOUNG = 10
+
+
+def _throttles_past_every_retry() -> int:
+    """Throttles in a row that outlast every retry of a Chime step: the pace's own tries in each invocation
+    (adapters/chime_pace.py), in every invocation the state machine's two throttle retriers allow."""
+    asl = json.loads((REPOSITORY / "statemachine" / "rotation.asl.json").read_text())
+    step = asl["States"]["ApplyPlans"]["ItemProcessor"]["States"]["DeleteCredentials"]
+    throttles = {"ThrottledClientException", "ChimeRateLimited"}
+    invocations = 1 + sum(
+        retry["MaxAttempts"] for retry in step["Retry"] if throttles & set(retry["ErrorEquals"])
+    )
+    return TRIES * invocations
+
+
+THROTTLES_PAST_EVERY_RETRY = _throttles_past_every_retry()
 
 
 class Fleet:

@@ -6,12 +6,18 @@ from pathlib import Path
 
 import pytest
 
+from credential_rotation.adapters.chime_pace import BUDGET_SECONDS
 from credential_rotation.adapters.run_metrics import RETRIED_ERRORS
 from credential_rotation.domain.settings import Settings
 from sandbox.template import REPOSITORY, definition_placeholders, load_template
 
 ASL_PATH = REPOSITORY / "statemachine" / "rotation.asl.json"
-CHIME_RETRYABLE = {"ThrottledClientException", "ServiceFailureException", "ServiceUnavailableException"}
+CHIME_RETRYABLE = {
+    "ThrottledClientException",
+    "ChimeRateLimited",
+    "ServiceFailureException",
+    "ServiceUnavailableException",
+}
 CHIME_NOT_RETRYABLE = {
     "BadRequestException",
     "NotFoundException",
@@ -185,6 +191,16 @@ def test_aws_tasks_retry_exactly_the_transient_errors_of_the_services_they_call(
         expected.add(DELETION_OUTCOME_UNKNOWN)
     assert retried == expected
     assert not retried & CHIME_NOT_RETRYABLE
+
+
+def test_every_function_that_calls_chime_outlasts_two_paced_calls(template):
+    """A paced call waits up to its budget for a slot (adapters/chime_pace.py); a task makes at most two
+    Chime calls. A function that timed out while waiting would look like a death, not a throttle."""
+    default = template["Globals"]["Function"]["Timeout"]
+    for task in sorted(CHIME_TASKS | {"CreateSecret", "RestoreDeleted"}):
+        function = SHARED_FUNCTIONS.get(task, task) + "Function"
+        timeout = template["Resources"][function]["Properties"].get("Timeout", default)
+        assert timeout >= 2 * BUDGET_SECONDS + 20, (task, function, timeout)
 
 
 def test_a_delete_whose_answer_was_lost_is_retried_like_a_chime_server_fault(states):

@@ -6,6 +6,7 @@ import re
 import pytest
 
 from tests.support.rotation_watch import RotationWatch
+from tests.support.sandbox import THROTTLES_PAST_EVERY_RETRY
 
 PUT = "PutVoiceConnectorTerminationCredentials"
 LIST = "ListVoiceConnectorTerminationCredentials"
@@ -192,7 +193,9 @@ def test_a_fault_while_issuing_deletes_nothing_and_a_rerun_converges(
 RETIRE_FAULTS = [
     (
         "throttled beyond the retry budget",
-        lambda s: s.chime_backend.faults.script(DELETE, ["ThrottledClientException"] * 7),
+        lambda s: s.chime_backend.faults.script(
+            DELETE, ["ThrottledClientException"] * THROTTLES_PAST_EVERY_RETRY
+        ),
     ),
     ("crash after the delete took effect", lambda s: s.aws_faults.crash_after("chime-sdk-voice", DELETE)),
     ("crash after the ledger write", lambda s: s.aws_faults.crash_after("dynamodb", "UpdateItem")),

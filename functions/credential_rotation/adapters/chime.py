@@ -45,7 +45,7 @@ class VoiceConnectorCredentials:
 
     def call_record_bucket(self) -> str | None:
         """GetGlobalSettings' VoiceConnector.CdrBucket: where Chime writes the account's call records."""
-        settings = self._paced(self._client.get_global_settings).get("VoiceConnector") or {}
+        settings = self._paced(lambda: self._client.get_global_settings()).get("VoiceConnector") or {}
         return settings.get("CdrBucket") or None
 
     def usernames(self, voice_connector_id: str) -> tuple[str, ...]:

@@ -1,5 +1,6 @@
 """CheckDeletionLimit task: refuse the whole run, before any deletion, if its plan deletes more than
-MaxDeletions or names more stale usernames than one audit event can carry."""
+MaxDeletions or names more stale usernames than one audit event can carry; otherwise name the plans with
+work, which are all that ApplyPlans iterates over."""
 
 from typing import Any
 
@@ -8,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from credential_rotation.domain.models import DeletionLimitRequest
 from credential_rotation.runtime.task import task
-from credential_rotation.tasks.planning import check_run_limits
+from credential_rotation.tasks.planning import check_run_limits, plans_with_work
 
 logger = Logger()
 
@@ -25,4 +26,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "largest_audit_event": limits.largest_event,
         },
     )
-    return {"PlannedDeletions": limits.planned}
+    return {"PlannedDeletions": limits.planned, "Work": list(plans_with_work(request.plans))}

@@ -7,7 +7,7 @@ what one audit event can name, before anything is deleted.
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -193,3 +193,15 @@ def enforce_run_limits(plans: Iterable[Mapping[str, Any]], max_deletions: int, l
             "delete by hand"
         )
     return planned
+
+
+def plans_with_work(plans: Iterable[Mapping[str, Any]]) -> Iterator[int]:
+    """The places in ``plans`` of the connectors ApplyPlans has something to do on: a successor due, or
+    stale usernames. A plan that failed has neither. On a night with nothing due, a connector costs its
+    planning only: no state transition of ApplyPlans."""
+    for place, plan in enumerate(plans):
+        rotation = plan.get("Rotation")
+        due = isinstance(rotation, Mapping) and rotation.get("Due") is True
+        stale = plan.get("StaleCount")
+        if due or (isinstance(stale, int) and stale > 0):
+            yield place
