@@ -38,6 +38,7 @@ CUSTOM_METRICS = {
     "CredentialsKeptByGuard",
     "ConnectorsFailed",
     "RetryableFailures",
+    "ChimeThrottled",
     "Runs",
     "FleetRuns",
     "FleetTargetsFailed",
@@ -393,7 +394,8 @@ def test_the_functions_emit_metrics_where_the_dashboard_reads_them(template):
 def test_every_custom_metric_on_the_dashboard_is_one_the_functions_emit(template):
     audit_event = {"VoiceConnectors": [], "Outcome": "SUCCEEDED"}
     fleet_report = {"VoiceConnectors": [], "Targets": [], "TargetFailures": [], "Error": None}
-    emitted = set(run_counts(audit_event)) | set(fleet_run_counts(fleet_report)) | {"RetryableFailures"}
+    emitted = set(run_counts(audit_event)) | set(fleet_run_counts(fleet_report))
+    emitted |= {"RetryableFailures", "ChimeThrottled"}
     shown = {metric[1] for metric in dashboard_metrics(dashboard_body(template)) if metric[0] == NAMESPACE}
     assert shown <= emitted
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from credential_rotation.adapters.chime_pace import TRIES
 from credential_rotation.adapters.run_metrics import NAMESPACE, run_counts
 from sandbox.session import Sandbox
 from sandbox.template import REPOSITORY
@@ -102,7 +103,7 @@ def test_a_scheduled_run_emits_its_reports_numbers_once_and_per_connector(sandbo
 
 
 @pytest.mark.parametrize("burst", [1, 3, 6])
-def test_a_throttle_burst_on_the_listing_counts_each_throttled_attempt(burst, sandbox_factory):
+def test_a_throttle_burst_the_pace_absorbs_is_counted_though_no_step_is_retried(burst, sandbox_factory):
     sandbox = applying_sandbox(sandbox_factory)
     ids = seed(sandbox)
     sandbox.chime_backend.faults.script(LIST, [THROTTLED] * burst, voice_connector_id=ids["retiring"])
@@ -112,9 +113,29 @@ def test_a_throttle_burst_on_the_listing_counts_each_throttled_attempt(burst, sa
 
     throttled = [call for call in sandbox.chime_backend.calls if call.outcome == THROTTLED]
     records = emitted_since(sandbox, start)
-    assert execution.status == "SUCCEEDED", execution.error  # within the retry budget of 6
+    assert execution.status == "SUCCEEDED", execution.error
     assert len(throttled) == burst
-    assert len(execution.retries()) == burst
+    assert execution.retries() == []  # made again inside the task, on the account's pace
+    counted = [
+        record["Values"]["ChimeThrottled"] for record in records if "ChimeThrottled" in record["Values"]
+    ]
+    assert sum(counted) == burst
+    assert not [record for record in records if "RetryableFailures" in record["Values"]]
+
+
+@pytest.mark.parametrize("attempts", [1, 3])
+def test_a_throttle_burst_that_outlasts_the_pace_counts_each_failed_attempt(attempts, sandbox_factory):
+    sandbox = applying_sandbox(sandbox_factory)
+    ids = seed(sandbox)
+    burst = TRIES * attempts
+    sandbox.chime_backend.faults.script(LIST, [THROTTLED] * burst, voice_connector_id=ids["retiring"])
+    start = len(sandbox.metrics())
+
+    execution = sandbox.fire_schedule()
+
+    records = emitted_since(sandbox, start)
+    assert execution.status == "SUCCEEDED", execution.error  # within the retry budget of 6
+    assert len(execution.retries()) == attempts
     failures = [record for record in records if "RetryableFailures" in record["Values"]]
     run_level = [
         record["Values"]["RetryableFailures"] for record in failures if record["Dimensions"] == SERVICE
@@ -124,9 +145,14 @@ def test_a_throttle_burst_on_the_listing_counts_each_throttled_attempt(burst, sa
         for record in failures
         if record["Dimensions"] == SERVICE | {"VoiceConnectorId": ids["retiring"]}
     ]
-    assert sum(run_level) == burst
-    assert sum(on_connector) == burst
-    assert len(failures) == 2 * burst  # nothing else counted, on no other connector
+    assert sum(run_level) == attempts
+    assert sum(on_connector) == attempts
+    assert len(failures) == 2 * attempts  # nothing else counted, on no other connector
+    # The pace counts every throttle but the last of each attempt, which it hands to the state machine.
+    counted = [
+        record["Values"]["ChimeThrottled"] for record in records if "ChimeThrottled" in record["Values"]
+    ]
+    assert sum(counted) == burst - attempts
 
 
 HANDLERS = sorted(

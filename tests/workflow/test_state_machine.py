@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from credential_rotation.adapters.chime_pace import TRIES
 from tests.support.sandbox import connector
 
 DELETE = "DeleteVoiceConnectorTerminationCredentials"
@@ -119,7 +120,8 @@ def test_a_dry_run_still_dates_new_usernames(sandbox, audit_schema):
 
 def test_throttling_is_retried_with_exponential_backoff_then_succeeds(sandbox, fleet, audit_schema):
     fleet.age({"pbx": {"old": ["sip-old"], "young": ["sip-new"]}})
-    sandbox.chime_backend.faults.script(DELETE, ["ThrottledClientException"] * 3)
+    # Each attempt of the step outlasts the pace's own tries: the state machine retries it.
+    sandbox.chime_backend.faults.script(DELETE, ["ThrottledClientException"] * (TRIES * 3))
 
     execution = sandbox.run({"DryRun": False})
 
@@ -149,7 +151,7 @@ def test_service_faults_are_retried_then_succeed(sandbox, fleet, audit_schema):
 def test_full_jitter_waits_at_most_the_capped_interval(sandbox_factory):
     sandbox = sandbox_factory(jitter="random")
     sandbox.create_voice_connector("pbx", ["sip-a"])
-    sandbox.chime_backend.faults.script(LIST, ["ThrottledClientException"] * 6)
+    sandbox.chime_backend.faults.script(LIST, ["ThrottledClientException"] * (TRIES * 6))
     sandbox.run({"DryRun": True})
     assert sandbox.retry_clock.caps == [1, 2, 4, 8, 16, 20]
     assert all(0 <= wait.delay <= wait.cap for wait in sandbox.retry_clock.waits)
@@ -160,7 +162,7 @@ def test_exhausted_retries_fail_that_connector_only(sandbox, fleet, audit_schema
         {"pbx": {"old": ["sip-old"], "young": ["sip-new"]}, "sbc": {"old": ["sip-x"], "young": ["sip-y"]}}
     )
     sandbox.chime_backend.faults.script(
-        DELETE, ["ThrottledClientException"] * 7, voice_connector_id=fleet.ids["pbx"]
+        DELETE, ["ThrottledClientException"] * (TRIES * 7), voice_connector_id=fleet.ids["pbx"]
     )
 
     execution = sandbox.run({"DryRun": False})

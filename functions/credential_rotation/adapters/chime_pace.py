@@ -55,13 +55,17 @@ class PaceStore(Protocol):
 
 
 class ChimePace:
-    def __init__(self, table: PaceStore, scope: str, clock: Clock) -> None:
+    """``on_throttle`` is told of every throttle the pace absorbs (the run's ChimeThrottled metric): the
+    state machine's history shows only those that outlast it."""
+
+    def __init__(
+        self, table: PaceStore, scope: str, clock: Clock, on_throttle: Callable[[], object] = lambda: None
+    ) -> None:
         self._table = table
         self._scope = scope
         self._clock = clock
-        # Counted for the benchmark and the tests: how often this worker waited and was throttled.
-        self.throttles = 0
-        self.waited_seconds = 0.0
+        self._on_throttle = on_throttle
+        self.throttles = 0  # this pace's throttles, for the tests
         self._lock = threading.Lock()
 
     def call[T](self, send: Callable[[], T]) -> T:
@@ -71,8 +75,6 @@ class ChimePace:
             slot = self._book(deadline)
             wait = slot.at - self._clock.now()
             if wait > 0:
-                with self._lock:
-                    self.waited_seconds += wait
                 self._clock.sleep(wait)
             attempt += 1
             try:
@@ -82,6 +84,7 @@ class ChimePace:
                     raise
                 with self._lock:
                     self.throttles += 1
+                self._on_throttle()
                 self._slow_down(slot)
         raise AssertionError("unreachable: the last attempt returns or raises")
 

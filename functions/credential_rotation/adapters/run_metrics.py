@@ -125,6 +125,12 @@ def publish_fleet_run_metrics(report: Mapping[str, Any]) -> None:
     emit(fleet_run_counts(report))
 
 
+def count_absorbed_throttle() -> None:
+    """A Chime throttle that the pace of calls absorbed inside the task (adapters/chime_pace.py): no
+    retry of the state machine shows it, so it is counted here, per run."""
+    emit({"ChimeThrottled": 1})
+
+
 def count_retryable_failure(error_name: str, event: Any) -> None:
     """Count an attempt that failed with an error the state machine retries, per run and per connector.
 

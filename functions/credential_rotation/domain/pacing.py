@@ -31,7 +31,9 @@ from dataclasses import dataclass, replace
 # a pace that starts high down to it (each takes DECREASE of the rate), where one that starts too low would
 # climb back INCREASE a second.
 INITIAL_RATE = 10.0
-MIN_RATE = 0.2
+# The slowest pace: a worker's ten tries (adapters/chime_pace.py) fit in its budget even there, so a throttle
+# that outlasts them reaches the state machine as the throttle it is.
+MIN_RATE = 0.5
 MAX_RATE = 100.0
 DECREASE = 0.9
 INCREASE = 0.3

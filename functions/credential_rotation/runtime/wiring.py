@@ -22,6 +22,7 @@ from credential_rotation.adapters.ledger import CredentialLedger
 from credential_rotation.adapters.organizations import OrganizationAccountsAdapter
 from credential_rotation.adapters.pace_table import PaceTable
 from credential_rotation.adapters.run_lock import RunLock
+from credential_rotation.adapters.run_metrics import count_absorbed_throttle
 from credential_rotation.adapters.run_records import RunRecords
 from credential_rotation.adapters.secret_store import ConnectorSecrets
 from credential_rotation.adapters.usage_index import UsageIndex
@@ -83,7 +84,7 @@ pace_clock: Clock = SystemClock()
 
 
 def _pace(scope: str) -> ChimePace:
-    return ChimePace(_pace_table(), scope, pace_clock)
+    return ChimePace(_pace_table(), scope, pace_clock, on_throttle=count_absorbed_throttle)
 
 
 @cache
