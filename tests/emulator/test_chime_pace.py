@@ -172,3 +172,16 @@ def test_a_pace_is_kept_with_an_expiry_for_the_tables_time_to_live(dynamodb, tab
         TableName=TABLE, Key={"VoiceConnectorId": {"S": PACE_KEY}, "Username": {"S": SCOPE}}
     )
     assert int(item["Item"]["ExpiresAt"]["N"]) == int(START + FORGET_AFTER)
+
+
+def test_a_ceiling_spaces_every_call_from_the_first(chime, backend, table, clock, connector):
+    pace = ChimePace(table, SCOPE, clock, ceiling=2.0)
+    credentials = VoiceConnectorCredentials(chime, pace)
+
+    for _ in range(4):
+        credentials.usernames(connector)
+
+    assert clock.waits == [0.5, 0.5, 0.5]
+    written, _ = table.read(SCOPE)
+    assert written is not None
+    assert written.rate == 2.0

@@ -5,6 +5,7 @@ import itertools
 import math
 
 import pytest
+from pydantic import ValidationError
 
 from credential_rotation.domain.pacing import (
     DECREASE,
@@ -20,6 +21,7 @@ from credential_rotation.domain.pacing import (
     book,
     slow_down,
 )
+from tests.unit.test_revoke import settings
 
 NOW = 1_000_000.0
 
@@ -128,3 +130,35 @@ def test_a_pace_out_of_range_is_named_malformed(field, value):
 
     with pytest.raises(MalformedPace):
         Pace(**fields)
+
+
+def test_with_a_ceiling_the_pace_is_in_force_from_the_first_call_and_never_faster():
+    slot, current = book(None, NOW, ceiling=2.0)
+    assert slot.at == NOW
+    assert current is not None
+    assert current.rate == 2.0
+    slots = [slot.at]
+    for _ in range(5):
+        slot, current = book(current, NOW, ceiling=2.0)
+        slots.append(slot.at)
+
+    assert [later - earlier for earlier, later in itertools.pairwise(slots)] == [0.5] * 5
+    assert current.rate == 2.0  # calls wait, but the rate does not grow past the ceiling
+
+
+def test_with_a_ceiling_a_first_throttle_starts_no_faster_than_it():
+    started = slow_down(None, Slot(at=NOW, epoch=None), NOW, ceiling=3.0)
+
+    assert started.rate == 3.0
+    assert slow_down(None, Slot(at=NOW, epoch=None), NOW, ceiling=50.0).rate == INITIAL_RATE
+
+
+@pytest.mark.parametrize(
+    ("given", "accepted"), [("0", True), ("2", True), ("0.5", True), ("0.3", False), ("101", False)]
+)
+def test_the_ceiling_parameter_is_none_or_a_rate_the_pace_can_hold(given, accepted):
+    if accepted:
+        assert settings(CHIME_CALLS_PER_SECOND=given).chime_calls_per_second == float(given)
+    else:
+        with pytest.raises(ValidationError, match="CHIME_CALLS_PER_SECOND"):
+            settings(CHIME_CALLS_PER_SECOND=given)

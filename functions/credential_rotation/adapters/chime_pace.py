@@ -56,12 +56,19 @@ class PaceStore(Protocol):
 
 class ChimePace:
     """``on_throttle`` is told of every throttle the pace absorbs (the run's ChimeThrottled metric): the
-    state machine's history shows only those that outlast it."""
+    state machine's history shows only those that outlast it. ``ceiling``: the stack's ChimeCallsPerSecond
+    (None: no ceiling, the pace engages at the first throttle)."""
 
     def __init__(
-        self, table: PaceStore, scope: str, clock: Clock, on_throttle: Callable[[], object] = lambda: None
+        self,
+        table: PaceStore,
+        scope: str,
+        clock: Clock,
+        on_throttle: Callable[[], object] = lambda: None,
+        ceiling: float | None = None,
     ) -> None:
         self._table = table
+        self._ceiling = ceiling
         self._scope = scope
         self._clock = clock
         self._on_throttle = on_throttle
@@ -94,7 +101,7 @@ class ChimePace:
         for _ in range(MOST_CONFLICTS):
             read, existed = self._table.read(self._scope)
             now = self._clock.now()
-            slot, booked = book(read, now)
+            slot, booked = book(read, now, self._ceiling)
             if slot.at > deadline:
                 raise ChimeRateLimited(
                     f"the next slot of this account and Region's pace of Chime calls is "
@@ -108,7 +115,7 @@ class ChimePace:
     def _slow_down(self, slot: Slot) -> None:
         for _ in range(MOST_CONFLICTS):
             read, existed = self._table.read(self._scope)
-            slowed = slow_down(read, slot, self._clock.now())
+            slowed = slow_down(read, slot, self._clock.now(), self._ceiling)
             if slowed is None or self._table.write(self._scope, slowed, read, existed):
                 return
         raise ChimeRateLimited(f"{MOST_CONFLICTS} slow-downs in a row lost to other workers' writes")

@@ -18,7 +18,9 @@ ledger table (``adapters/pace_table.py``):
 
 The schedule engages only once a throttle is seen: until then there is no pace, calls go at once, and the
 only cost is reading that there is none. It lapses ``FORGET_AFTER`` after its last slow-down, so a rate
-learned one night does not hold back a run a week later.
+learned one night does not hold back a run a week later. An operator who shares the account's limit with
+other tools can set a ceiling (ChimeCallsPerSecond): the pace is then in force from the first call, at
+the ceiling, and never faster.
 
 Pure: no clock, no I/O. Times are seconds since the epoch, as ``time.time()`` gives them; the clock that
 sleeps is the adapter's.
@@ -80,25 +82,33 @@ class Slot:
     epoch: int | None
 
 
-def book(pace: Pace | None, now: float) -> tuple[Slot, Pace | None]:
-    """The slot of a call made ``now``, and the pace to write back (None: nothing to write)."""
+def book(pace: Pace | None, now: float, ceiling: float | None = None) -> tuple[Slot, Pace | None]:
+    """The slot of a call made ``now``, and the pace to write back (None: nothing to write).
+
+    ``ceiling`` (the stack's ChimeCallsPerSecond): the most calls a second the run may make in the account
+    and Region, throttled or not. With one, the pace is in force from the first call, at the ceiling."""
     if pace is None or pace.lapsed(now):
-        return Slot(at=now, epoch=None), None
+        if ceiling is None:
+            return Slot(at=now, epoch=None), None
+        version = 1 if pace is None else pace.version + 1
+        pace = Pace(rate=ceiling, next_at=now, epoch=1, slowed_at=now, version=version)
     runaway = pace.next_at > now + LONGEST_QUEUE
     at = now if runaway else max(now, pace.next_at)
     waited = at > now
-    rate = min(MAX_RATE, pace.rate + INCREASE / pace.rate) if waited else pace.rate
+    top = MAX_RATE if ceiling is None else ceiling
+    rate = min(top, pace.rate + INCREASE / pace.rate) if waited else min(top, pace.rate)
     return Slot(at=at, epoch=pace.epoch), replace(
         pace, rate=rate, next_at=at + 1.0 / rate, version=pace.version + 1
     )
 
 
-def slow_down(pace: Pace | None, slot: Slot, now: float) -> Pace | None:
+def slow_down(pace: Pace | None, slot: Slot, now: float, ceiling: float | None = None) -> Pace | None:
     """The pace after ``slot``'s call was throttled at ``now`` (None: nothing to write)."""
     if pace is None or pace.lapsed(now):
+        initial = INITIAL_RATE if ceiling is None else min(INITIAL_RATE, ceiling)
         return Pace(
-            rate=INITIAL_RATE,
-            next_at=now + 1.0 / INITIAL_RATE,
+            rate=initial,
+            next_at=now + 1.0 / initial,
             epoch=1,
             slowed_at=now,
             version=1 if pace is None else pace.version + 1,

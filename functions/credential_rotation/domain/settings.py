@@ -4,7 +4,9 @@ every function in its environment (``runtime/config.py`` reads it once per conta
 import json
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from credential_rotation.domain.pacing import MAX_RATE, MIN_RATE
 
 
 def _comma_separated(value: object) -> object:
@@ -29,6 +31,12 @@ def _json_or_none(value: object) -> object:
     return value
 
 
+def _no_ceiling_or_a_rate(value: float) -> float:
+    if value and not MIN_RATE <= value <= MAX_RATE:
+        raise ValueError(f"must be 0 (no ceiling) or between {MIN_RATE} and {MAX_RATE} calls a second")
+    return value
+
+
 class Settings(BaseModel):
     """Resource names have no default: a function deployed without them must fail loudly."""
 
@@ -49,6 +57,11 @@ class Settings(BaseModel):
     default_protected_usernames: CommaSeparated = Field(alias="DEFAULT_PROTECTED_USERNAMES")
     default_voice_connector_ids: CommaSeparated = Field(alias="DEFAULT_VOICE_CONNECTOR_IDS")
     max_concurrency: int = Field(alias="MAX_CONCURRENCY", ge=1, le=40)
+    # The most Chime calls a second a run makes in one account and Region (0: no ceiling; the pace of calls
+    # still slows down on throttling). domain/pacing.py's rates bound it.
+    chime_calls_per_second: Annotated[float, AfterValidator(_no_ceiling_or_a_rate)] = Field(
+        alias="CHIME_CALLS_PER_SECOND", default=0
+    )
     default_rotate: bool = Field(alias="DEFAULT_ROTATE")
     default_rotate_after_days: int = Field(alias="DEFAULT_ROTATE_AFTER_DAYS")
     default_grace_days: int = Field(alias="DEFAULT_GRACE_DAYS")

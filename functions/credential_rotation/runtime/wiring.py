@@ -84,7 +84,8 @@ pace_clock: Clock = SystemClock()
 
 
 def _pace(scope: str) -> ChimePace:
-    return ChimePace(_pace_table(), scope, pace_clock, on_throttle=count_absorbed_throttle)
+    ceiling = get_settings().chime_calls_per_second or None
+    return ChimePace(_pace_table(), scope, pace_clock, on_throttle=count_absorbed_throttle, ceiling=ceiling)
 
 
 @cache
