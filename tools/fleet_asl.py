@@ -102,16 +102,14 @@ def _plan_child(single: dict[str, Any]) -> dict[str, Any]:
 def _apply_child(single: dict[str, Any]) -> dict[str, Any]:
     processor = copy.deepcopy(single["States"]["ApplyPlans"]["ItemProcessor"])
     states = processor["States"]
-    for state in states.values():
+    for name, state in states.items():
         if state["Type"] == "Task":
             state["Parameters"] = {**state["Parameters"], **WHERE}
         elif state["Type"] == "Pass" and state.get("End"):
-            # ConnectorDone and every *Failed state: the same result, with the connector's place, recorded.
-            state["Parameters"] = {**state["Parameters"], **WHERE}
-            state["ResultPath"] = "$.Result"
-            del state["End"]
-            state["Next"] = "RecordApplied"
-    states["RecordApplied"] = _record("apply", "$.Result")
+            # ConnectorDone and every *Failed state: the same result, with the connector's place, recorded
+            # by the state itself (a Pass then a recording Task would cost each connector one more state
+            # transition, for nothing).
+            states[name] = _record("apply", {**state["Parameters"], **WHERE})
     processor["ProcessorConfig"] = {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
     return processor
 

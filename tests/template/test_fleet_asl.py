@@ -24,7 +24,7 @@ def test_the_apply_child_is_single_account_modes_item_processor_told_where_the_c
     single = load("rotation.asl.json")["States"]["ApplyPlans"]["ItemProcessor"]["States"]
     fleet = load("fleet.asl.json")["States"]["ApplyFleet"]["ItemProcessor"]["States"]
 
-    assert set(fleet) == set(single) | {"RecordApplied"}
+    assert set(fleet) == set(single)
     for name, state in single.items():
         child = fleet[name]
         if state["Type"] == "Task":
@@ -33,7 +33,12 @@ def test_the_apply_child_is_single_account_modes_item_processor_told_where_the_c
             assert child["Catch"] == state["Catch"]
             assert child["Resource"] == state["Resource"]
         elif state.get("End"):
-            assert child["Next"] == "RecordApplied"
+            # The same result, with the connector's place, recorded by the ending state itself.
+            assert child["Type"] == "Task"
+            assert child["End"] is True
+            assert child["Parameters"]["Step"] == "RecordResult"
+            assert child["Parameters"]["Phase"] == "apply"
+            assert child["Parameters"]["Result"] == state["Parameters"] | fleet_asl.WHERE
         else:
             assert child == state
 
