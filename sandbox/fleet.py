@@ -13,11 +13,14 @@ would in AWS.
         for region in ("us-east-1", "eu-west-1"):
             fleet.deploy_spoke(account, region)
             fleet.create_voice_connector(account, region, "pbx", ["sip-a"])
+
+An account and Region can also be taken down (``outage``): its Chime SDK Voice calls answer
+ServiceUnavailableException, all of them or only some operations, until the outage ends.
 """
 
 import json
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from unittest import mock
@@ -28,12 +31,21 @@ from moto.sts.exceptions import STSClientError
 from moto.sts.models import STSBackend
 
 from credential_rotation.domain.targets import SPOKE_ROLE_NAME_PREFIX, Target
+from sandbox.chime_emulator import ERROR_STATUS, ROUTES, ChimeVoiceError, chimesdkvoice_backends
 
 if TYPE_CHECKING:
     from sandbox.session import Sandbox
 
 # The role a person (or an organization's management account) uses to set up an account.
 ADMIN_ROLE = "OrganizationAccountAccessRole"
+
+
+# Every operation the emulator answers; its two POSTs on a connector's credentials differ by their query only.
+CHIME_OPERATIONS = (
+    *(operation for _, _, operation in ROUTES if operation is not None),
+    "PutVoiceConnectorTerminationCredentials",
+    "DeleteVoiceConnectorTerminationCredentials",
+)
 
 
 class AccessDenied(STSClientError):
@@ -155,3 +167,40 @@ class Fleet:
     def secret_names(self, target: Target) -> list[str]:
         secrets = self.client(target.account, target.region, "secretsmanager")
         return sorted(secret["Name"] for secret in secrets.list_secrets()["SecretList"])
+
+    def chime_backend(self, target: Target) -> Any:
+        """The emulator's Chime SDK Voice in the target's account and Region: faults, calls, connectors."""
+        return chimesdkvoice_backends[target.account][target.region]
+
+    def stored_usernames(self, target: Target, voice_connector_id: str) -> set[str]:
+        """The connector's usernames as the emulator holds them: read past any fault, and not logged as a
+        call (``usernames`` asks through the API, as the hub would)."""
+        return set(self.chime_backend(target).voice_connectors[voice_connector_id].credentials)
+
+    def outage(
+        self,
+        target: Target,
+        operations: tuple[str, ...] = CHIME_OPERATIONS,
+        error: str = "ServiceUnavailableException",
+    ) -> Callable[[], None]:
+        """Take Chime SDK Voice down in the target's account and Region: every call of ``operations`` there
+        answers ``error`` (a modelled 5xx by default) before it touches anything, until the returned
+        function is called. Each refused call is in the emulator's call log with that error."""
+        unknown = sorted(set(operations) - set(CHIME_OPERATIONS)) + (
+            [error] if error not in ERROR_STATUS else []
+        )
+        if unknown:
+            raise ValueError(f"not an operation the emulator answers, or not a modelled error: {unknown}")
+        backend = self.chime_backend(target)
+
+        def refuse(_backend: Any, _params: dict[str, Any]) -> None:
+            raise ChimeVoiceError(error, f"injected outage of {target.account}/{target.region}")
+
+        for operation in operations:
+            backend.faults.before(operation, refuse)
+
+        def end() -> None:
+            for operation in operations:
+                backend.faults.hooks.remove((operation, refuse))
+
+        return end
