@@ -101,6 +101,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks.cold_import
 	$(BIN)/python -m benchmarks.call_record_indexing
 	$(BIN)/python -m benchmarks.pacing
+	$(BIN)/python -m benchmarks.run_cost --sizes 10,100
 
 # Every tier. The slow tests start first (tests/conftest.py); worksteal evens out the two workers' ends.
 test: lint validate
