@@ -31,6 +31,7 @@ from datetime import datetime
 import pytest
 
 from credential_rotation.adapters.pace_table import PaceTable
+from credential_rotation.domain.fleet import target_name
 from credential_rotation.domain.pacing import INITIAL_RATE
 from credential_rotation.domain.targets import Target
 from sandbox.executions import Execution
@@ -232,9 +233,9 @@ def test_a_fleet_run_at_scale_retires_what_is_stale_everywhere_reachable_and_acc
     # Every faulty target and connector is named in the one event's failures, with its step and error, and
     # nothing else is.
     expected_failures = {
-        (target.label, None, step, error) for target, (step, error) in target_failures.items()
+        (target_name(target), None, step, error) for target, (step, error) in target_failures.items()
     } | {
-        (target.label, vc, step, error)
+        (target_name(target), vc, step, error)
         for target, (step, error) in connector_failures.items()
         for vc in made.connectors[target]
     }
@@ -245,11 +246,11 @@ def test_a_fleet_run_at_scale_retires_what_is_stale_everywhere_reachable_and_acc
     )
     assert max(named.values()) == 1, f"named twice: {[key for key, seen in named.items() if seen > 1][:5]}"
     assert failed_targets == set(target_failures), sorted(
-        t.label for t in failed_targets ^ set(target_failures)
+        target_name(t) for t in failed_targets ^ set(target_failures)
     )
     causes = {Target(f["Account"], f["Region"]): f["Cause"] for f in report["TargetFailures"]}
     for target in wrong_id | {no_spoke}:
-        assert "could not be assumed (AccessDenied)" in causes[target], (target.label, causes[target])
+        assert "could not be assumed (AccessDenied)" in causes[target], (target_name(target), causes[target])
     assert UNAVAILABLE in causes[down], causes[down]
     expected_failed = {
         (target.account, target.region, vc): step_and_error
@@ -274,14 +275,14 @@ def test_a_fleet_run_at_scale_retires_what_is_stale_everywhere_reachable_and_acc
 
     # Every healthy connector, the throttled ones too, lost its stale credential and kept its young one.
     wrong = [
-        (target.label, vc, sorted(fleet.stored_usernames(target, vc)))
+        (target_name(target), vc, sorted(fleet.stored_usernames(target, vc)))
         for target in healthy
         for vc in made.connectors[target]
         if fleet.stored_usernames(target, vc) != {YOUNG}
     ]
     assert not wrong, f"{len(wrong)} healthy connectors are not left with {YOUNG} alone, e.g. {wrong[:3]}"
     not_reported = [
-        (target.label, vc)
+        (target_name(target), vc)
         for target in healthy
         for vc in made.connectors[target]
         if by_key[(target.account, target.region, vc)]["Deleted"] != [OLD]
@@ -292,14 +293,14 @@ def test_a_fleet_run_at_scale_retires_what_is_stale_everywhere_reachable_and_acc
     # Nothing was deleted in a faulty target: each connector has both its credentials, and no delete in the
     # emulator's call log there went through.
     touched = [
-        (target.label, vc, sorted(fleet.stored_usernames(target, vc)))
+        (target_name(target), vc, sorted(fleet.stored_usernames(target, vc)))
         for target in faulty
         for vc in made.connectors[target]
         if fleet.stored_usernames(target, vc) != {OLD, YOUNG}
     ]
     assert not touched, f"{len(touched)} connectors of faulty targets lost a credential, e.g. {touched[:3]}"
     deleted_there = [
-        (target.label, call.voice_connector_id)
+        (target_name(target), call.voice_connector_id)
         for target in faulty
         for call in fleet.chime_backend(target).calls
         if call.operation == "DeleteVoiceConnectorTerminationCredentials" and call.outcome == "ok"
@@ -320,19 +321,19 @@ def test_a_fleet_run_at_scale_retires_what_is_stale_everywhere_reachable_and_acc
         deletes_fail: {"ListVoiceConnectors", "ListVoiceConnectorTerminationCredentials"},
     }, f"what went through where Chime was down: {went_through}"
     for target in (down, down_after_discovery, deletes_fail):
-        assert outcomes[target][UNAVAILABLE] > 0, (target.label, outcomes[target])
+        assert outcomes[target][UNAVAILABLE] > 0, (target_name(target), outcomes[target])
     for target in wrong_id | {no_spoke}:
         assert not fleet.chime_backend(target).calls, (
-            target.label,
+            target_name(target),
             "the hub reached a target it cannot assume",
         )
     throttles = Counter(call.outcome for call in fleet.chime_backend(rate_limited).calls)
     assert throttles[THROTTLED] > 0, f"the rate limit never throttled: the test shows nothing: {throttles}"
     # The throttles were absorbed by the account and Region's pace of calls: slowed below its first rate.
     pace, _ = PaceTable(sandbox.client("dynamodb"), sandbox.stack.outputs["LedgerTableName"]).read(
-        rate_limited.label
+        target_name(rate_limited)
     )
-    assert pace is not None, f"no pace of calls was learned for {rate_limited.label}"
+    assert pace is not None, f"no pace of calls was learned for {target_name(rate_limited)}"
     assert pace.rate < INITIAL_RATE, pace
     assert sandbox.run_lock_free_soon()
     print(

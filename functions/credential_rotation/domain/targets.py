@@ -89,11 +89,6 @@ class Target:
     account: str
     region: str
 
-    @property
-    def label(self) -> str:
-        """``<account>/<Region>``: how records and the pace of Chime calls name the target."""
-        return f"{self.account}/{self.region}"
-
     def role_arn(self, partition: str = "aws", role_name_prefix: str = SPOKE_ROLE_NAME_PREFIX) -> str:
         """The spoke role the hub assumes for this account and Region."""
         if not PARTITION.fullmatch(partition):

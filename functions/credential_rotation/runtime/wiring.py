@@ -27,6 +27,7 @@ from credential_rotation.adapters.run_records import RunRecords
 from credential_rotation.adapters.secret_store import ConnectorSecrets
 from credential_rotation.adapters.usage_index import UsageIndex
 from credential_rotation.domain.errors import SpokeRoleUnavailable
+from credential_rotation.domain.fleet import target_name
 from credential_rotation.domain.redaction import Fingerprints
 from credential_rotation.domain.targets import Target
 from credential_rotation.runtime.config import get_settings
@@ -145,7 +146,7 @@ def _spoke(target: Target) -> _SpokeAdapters:
         return adapters
     session = _assume_spoke_role(target)
     build: Any = session.client
-    pace = _pace(target.label)  # the hub's table: built outside the lock, which client() takes itself
+    pace = _pace(target_name(target))  # the hub's table: built outside the lock, which client() takes itself
     with _BUILDING:
         adapters = _SpokeAdapters(
             expires=datetime.now(UTC) + timedelta(seconds=SPOKE_SESSION_SECONDS),
