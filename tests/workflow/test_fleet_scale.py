@@ -32,7 +32,6 @@ import pytest
 
 from credential_rotation.adapters.pace_table import PaceTable
 from credential_rotation.domain.fleet import target_name
-from credential_rotation.domain.pacing import INITIAL_RATE
 from credential_rotation.domain.targets import Target
 from sandbox.executions import Execution
 from sandbox.fleet import Fleet
@@ -329,12 +328,14 @@ def test_a_fleet_run_at_scale_retires_what_is_stale_everywhere_reachable_and_acc
         )
     throttles = Counter(call.outcome for call in fleet.chime_backend(rate_limited).calls)
     assert throttles[THROTTLED] > 0, f"the rate limit never throttled: the test shows nothing: {throttles}"
-    # The throttles were absorbed by the account and Region's pace of calls: slowed below its first rate.
+    # The throttles were absorbed by the account and Region's pace of calls, which they engaged. (Not
+    # "slowed below its first rate": one throttle starts the pace at INITIAL_RATE, and whether a second
+    # comes from a slot of the current epoch depends on timing; a CI run once saw exactly one.)
     pace, _ = PaceTable(sandbox.client("dynamodb"), sandbox.stack.outputs["LedgerTableName"]).read(
         target_name(rate_limited)
     )
     assert pace is not None, f"no pace of calls was learned for {target_name(rate_limited)}"
-    assert pace.rate < INITIAL_RATE, pace
+    assert pace.epoch >= 1, pace
     assert sandbox.run_lock_free_soon()
     print(
         f"\n{connectors} connectors, seconds:",
