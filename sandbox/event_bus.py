@@ -13,6 +13,11 @@ moto's S3 sends a bucket's events to every rule when the bucket's EventBridge no
 would. A queue target gets the whole event as its message body, as EventBridge sends it, once its queue
 policy lets this rule send (EventBridge's delivery is refused without it: the event is lost and counted
 as a failed invocation). Every failed delivery is kept in ``failures`` so that a test can see it.
+
+An event bus in another account (fleet mode: a spoke forwarding its call records' events to the hub) gets
+the event as AWS forwards it, with its own account and Region unchanged, once the bus's policy lets the
+sender's account put events there; the rules of that bus then match it. (moto's own forwarding re-stamps
+the event with the receiving account, which would hide whose record it is.)
 """
 
 import fnmatch
@@ -26,7 +31,8 @@ from typing import Any
 from unittest import mock
 
 from moto.awslambda.utils import get_backend
-from moto.events.models import EventTemplateParser, Rule
+from moto.events.models import EventTemplateParser, Rule, events_backends
+from moto.organizations.models import organizations_backends
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 from moto.utilities.arns import parse_arn
@@ -114,6 +120,53 @@ def queue_policy_allows(policy: Mapping[str, Any] | None, queue_arn: str, rule: 
     return allowed
 
 
+def bus_policy_allows(policy: Mapping[str, Any] | None, bus_arn: str, sender: str) -> bool:
+    """Whether an event bus's resource policy lets the account ``sender`` put events on it: an Allow of
+    events:PutEvents for everyone or for that account, its conditions (aws:PrincipalOrgID) met."""
+    context = {"aws:PrincipalAccount": sender}
+    organization = _organization_of(sender)
+    if organization is not None:
+        context["aws:PrincipalOrgID"] = organization
+    for statement in _listed((policy or {}).get("Statement", [])):
+        principal = statement.get("Principal", {})
+        principals = _listed(principal.get("AWS", [])) if isinstance(principal, dict) else []
+        if (
+            statement.get("Effect") == "Allow"
+            and (principal == "*" or sender in principals or f"arn:aws:iam::{sender}:root" in principals)
+            and {"events:PutEvents", "events:*", "*"} & set(_listed(statement.get("Action", [])))
+            and {bus_arn, "*"} & set(_listed(statement.get("Resource", [])))
+            and _condition_holds(statement.get("Condition", {}), context)
+        ):
+            return True
+    return False
+
+
+def _organization_of(account: str) -> str | None:
+    for backends in organizations_backends.values():
+        for backend in backends.values():
+            if backend.org is not None and any(member.id == account for member in backend.accounts):
+                return str(backend.org.id)
+    return None
+
+
+def _bus(bus_arn: str) -> Any:
+    arn = parse_arn(bus_arn)
+    return events_backends[arn.account][arn.region].event_buses.get(arn.resource_id)
+
+
+def _bus_refuses(rule: Rule, bus_arn: str) -> str | None:
+    """Why the bus does not take the rule's event (None: it does): the event keeps its account and Region."""
+    bus = _bus(bus_arn)
+    if bus is None:
+        return "ResourceNotFoundException"
+    owner = parse_arn(bus_arn).account
+    if owner != rule.account_id and not bus_policy_allows(
+        json.loads(bus.policy or "{}"), bus_arn, rule.account_id
+    ):
+        return "AccessDenied"
+    return None
+
+
 def _send_to_queue(rule: Rule, target_arn: str, body: str) -> str | None:
     """Send as EventBridge does; the reason it could not, or None."""
     arn = parse_arn(target_arn)
@@ -130,21 +183,35 @@ def _send_to_queue(rule: Rule, target_arn: str, body: str) -> str | None:
 
 @contextmanager
 def delivering(failures: list[FailedDelivery] | None = None) -> Iterator[None]:
-    """While active, rules deliver to Lambda functions, SNS topics and SQS queues, this stack's targets."""
-    failures = [] if failures is None else failures
+    """While active, rules deliver to Lambda functions, SNS topics, SQS queues and event buses."""
+    delivery = _Delivery([] if failures is None else failures)
 
     def send(rule: Rule, original_event: Any, transform_input: bool = True) -> None:
+        delivery.send(rule, original_event)
+
+    with mock.patch.object(Rule, "send_to_targets", send):
+        yield
+
+
+@dataclass
+class _Delivery:
+    failures: list[FailedDelivery]
+
+    def send(self, rule: Rule, original_event: Any) -> None:
         if rule.state != "ENABLED" or not rule.event_pattern.matches_event(original_event):
             return
         for target in rule.targets:
             arn = parse_arn(target["Arn"])
+            if arn.service == "events" and arn.resource_type == "event-bus":
+                self._forward(rule, target["Arn"], original_event)
+                continue
             if arn.service not in ("lambda", "sns", "sqs"):
-                failures.append(FailedDelivery(rule.name, target["Arn"], "unsupported target"))
+                self.failures.append(FailedDelivery(rule.name, target["Arn"], "unsupported target"))
                 raise NotImplementedError(
-                    f"the sandbox delivers to Lambda, SNS and SQS targets only, not {arn.service}"
+                    f"the sandbox delivers to Lambda, SNS, SQS and event bus targets only, not {arn.service}"
                 )
             if arn.service == "sqs":
-                _deliver_to_queue(rule, target, original_event)
+                self._deliver_to_queue(rule, target, original_event)
                 continue
             transformer = target.get("InputTransformer", {})
             event = EventTemplateParser.parse(
@@ -159,7 +226,15 @@ def delivering(failures: list[FailedDelivery] | None = None) -> Iterator[None]:
             else:
                 sns_backends[arn.account][arn.region].publish(message=body, arn=target["Arn"])
 
-    def _deliver_to_queue(rule: Rule, target: dict[str, Any], original_event: Any) -> None:
+    def _forward(self, rule: Rule, bus_arn: str, event: Any) -> None:
+        refused = _bus_refuses(rule, bus_arn)
+        if refused is not None:
+            self.failures.append(FailedDelivery(rule.name, bus_arn, refused))
+            return
+        for receiving in list(_bus(bus_arn).rules.values()):
+            self.send(receiving, event)
+
+    def _deliver_to_queue(self, rule: Rule, target: dict[str, Any], original_event: Any) -> None:
         if "Input" in target or "InputPath" in target:
             raise NotImplementedError("the sandbox delivers whole events or InputTransformer output only")
         event = _as_delivered(original_event)
@@ -177,15 +252,12 @@ def delivering(failures: list[FailedDelivery] | None = None) -> Iterator[None]:
             refused = _send_to_queue(rule, target["Arn"], body)
         except Exception as error:
             # moto's S3 swallows what its EventBridge delivery raises: keep it where a test can see it.
-            failures.append(FailedDelivery(rule.name, target["Arn"], f"{type(error).__name__}: {error}"))
+            self.failures.append(FailedDelivery(rule.name, target["Arn"], f"{type(error).__name__}: {error}"))
             raise
         if refused is not None:
-            failures.append(FailedDelivery(rule.name, target["Arn"], refused))
+            self.failures.append(FailedDelivery(rule.name, target["Arn"], refused))
             # EventBridge parks an event it could not deliver in the target's dead-letter queue, if it
             # has one and that queue lets the rule send (else it is lost, as here).
             dead_letters = (target.get("DeadLetterConfig") or {}).get("Arn")
             if dead_letters and _send_to_queue(rule, dead_letters, body) is not None:
-                failures.append(FailedDelivery(rule.name, dead_letters, "dead-letter queue refused it"))
-
-    with mock.patch.object(Rule, "send_to_targets", send):
-        yield
+                self.failures.append(FailedDelivery(rule.name, dead_letters, "dead-letter queue refused it"))

@@ -14,6 +14,11 @@ would in AWS.
             fleet.deploy_spoke(account, region)
             fleet.create_voice_connector(account, region, "pbx", ["sip-a"])
 
+An account's call detail records reach the hub as fleet/spoke.yaml sends them (``forward_call_records``):
+its CDR bucket's events go through the spoke's forwarding rule to the hub's event bus, which lets them in
+under the hub template's bus policy (``admit_organization_events``), and a phone system in the account
+(``phone``) writes the records.
+
 An account and Region can also be taken down (``outage``): its Chime SDK Voice calls answer
 ServiceUnavailableException, all of them or only some operations, until the outage ends.
 """
@@ -32,12 +37,16 @@ from moto.sts.models import STSBackend
 
 from credential_rotation.domain.targets import SPOKE_ROLE_NAME_PREFIX, Target
 from sandbox.chime_emulator import ERROR_STATUS, ROUTES, ChimeVoiceError, chimesdkvoice_backends
+from sandbox.phone_system import PhoneSystem
+from sandbox.stack import ACCOUNT_ID, REGION, put_bus_policy
+from sandbox.template import REPOSITORY, Resolver, load_template
 
 if TYPE_CHECKING:
     from sandbox.session import Sandbox
 
 # The role a person (or an organization's management account) uses to set up an account.
 ADMIN_ROLE = "OrganizationAccountAccessRole"
+SPOKE_TEMPLATE = REPOSITORY / "fleet" / "spoke.yaml"
 
 
 # Every operation the emulator answers; its two POSTs on a connector's credentials differ by their query only.
@@ -135,6 +144,63 @@ class Fleet:
         )
         return str(role["Role"]["Arn"])
 
+    def admit_organization_events(self) -> str:
+        """The hub template's FleetCallRecordsBusPolicy, as deployed with FleetOrganizationId set to the
+        sandbox's organization (which exists only after the sandbox's stack): its id."""
+        organization = self._sandbox.client("organizations").describe_organization()["Organization"]["Id"]
+        stack = self._sandbox.stack
+        resolver = Resolver(
+            parameters=dict(stack.parameters) | {"FleetOrganizationId": organization},
+            pseudo=_pseudo(ACCOUNT_ID, REGION, stack.name),
+        )
+        policy = load_template()["Resources"]["FleetCallRecordsBusPolicy"]["Properties"]
+        put_bus_policy(self._sandbox.client("events"), resolver.resolve(policy))
+        return str(organization)
+
+    def forward_call_records(self, account: str, bucket_region: str, regions: list[str]) -> str:
+        """The account's CDR bucket in ``bucket_region`` (EventBridge notifications on), named in Chime's
+        settings in each of ``regions``, and fleet/spoke.yaml's ForwardCallRecordsRule and its role in the
+        bucket's Region, as the spoke deployed there with CallRecordsBucket creates them. Returns the
+        bucket's name."""
+        bucket = f"cdr-{account}"
+        s3 = self.client(account, bucket_region, "s3")
+        location = {} if bucket_region == "us-east-1" else {"LocationConstraint": bucket_region}
+        s3.create_bucket(Bucket=bucket, **({"CreateBucketConfiguration": location} if location else {}))
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
+        for region in regions:
+            self.client(account, region, "chime-sdk-voice").update_global_settings(
+                VoiceConnector={"CdrBucket": bucket}
+            )
+        resources = load_template(SPOKE_TEMPLATE)["Resources"]
+        resolver = Resolver(
+            parameters={
+                "CallRecordsBucket": bucket,
+                "HubRegion": REGION,
+                "HubAccountId": self._sandbox_account(),
+            },
+            pseudo=_pseudo(account, bucket_region, f"spoke-{bucket_region}"),
+        )
+        role = resolver.resolve(resources["ForwardCallRecordsRole"]["Properties"])
+        role_arn = self.client(account, bucket_region, "iam").create_role(
+            RoleName=f"forward-call-records-{bucket_region}",
+            AssumeRolePolicyDocument=json.dumps(role["AssumeRolePolicyDocument"]),
+        )["Role"]["Arn"]
+        resolver.resources["ForwardCallRecordsRole"] = (role_arn, {"Arn": role_arn})
+        rule = resolver.resolve(resources["ForwardCallRecordsRule"]["Properties"])
+        events = self.client(account, bucket_region, "events")
+        events.put_rule(Name="forward-call-records", EventPattern=json.dumps(rule["EventPattern"]))
+        events.put_targets(Rule="forward-call-records", Targets=rule["Targets"])
+        return bucket
+
+    def phone(self, account: str, region: str) -> PhoneSystem:
+        """The account's phone system, calling through its connectors in ``region``: each call's record goes
+        to the bucket the account's Chime settings name, as the account's own."""
+        return PhoneSystem(
+            chimesdkvoice_backends[account][region], self.client(account, region, "s3"), account=account
+        )
+
     def _sandbox_account(self) -> str:
         return str(self._sandbox.client("sts").get_caller_identity()["Account"])
 
@@ -204,3 +270,13 @@ class Fleet:
                 backend.faults.hooks.remove((operation, refuse))
 
         return end
+
+
+def _pseudo(account: str, region: str, stack_name: str) -> dict[str, str]:
+    return {
+        "AWS::AccountId": account,
+        "AWS::Region": region,
+        "AWS::Partition": "aws",
+        "AWS::StackName": stack_name,
+        "AWS::URLSuffix": "amazonaws.com",
+    }

@@ -94,10 +94,14 @@ class CallAttempt:
 class PhoneSystem:
     """Places outbound calls through the emulator's voice connectors, at the sandbox's clock."""
 
-    def __init__(self, backend: ChimeVoiceBackend, s3: Any, cloudwatch: Any = None) -> None:
+    def __init__(
+        self, backend: ChimeVoiceBackend, s3: Any, cloudwatch: Any = None, account: str = "123456789012"
+    ) -> None:
         self._backend = backend
         self._s3 = s3
         self._cloudwatch = cloudwatch
+        # The account the records say they are of (AwsAccountId): the connector's own.
+        self._account = account
 
     def call(
         self,
@@ -165,7 +169,12 @@ class PhoneSystem:
             return CallAttempt(voice_connector_id, started_at, connected=True)
         transaction_id = str(uuid.uuid4())
         key, body = call_record(
-            voice_connector_id, started_at, sip_auth_user, transaction_id, DestinationPhoneNumber=to
+            voice_connector_id,
+            started_at,
+            sip_auth_user,
+            transaction_id,
+            DestinationPhoneNumber=to,
+            AwsAccountId=self._account,
         )
         self._s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
         return CallAttempt(voice_connector_id, started_at, True, bucket, key, transaction_id)

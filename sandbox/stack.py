@@ -43,6 +43,7 @@ CREATION_ORDER = (
     "AWS::IAM::RolePolicy",
     "AWS::Serverless::Function#Events",
     "AWS::Events::Rule",
+    "AWS::Events::EventBusPolicy",
     "AWS::CloudWatch::Alarm",
     "AWS::SNS::TopicPolicy",
     # After the rules: a queue's policy names the rule that may send to it.
@@ -239,6 +240,7 @@ class StackDeployer:
             "AWS::SQS::QueuePolicy": self._queue_policy,
             "AWS::SNS::TopicPolicy": self._topic_policy,
             "AWS::Events::Rule": self._rule,
+            "AWS::Events::EventBusPolicy": self._bus_policy,
             "AWS::CloudWatch::Alarm": self._alarm,
             "AWS::CloudWatch::Dashboard": self._dashboard,
         }
@@ -619,6 +621,9 @@ class StackDeployer:
             events.put_targets(Rule=name, Targets=properties["Targets"])
         return name, {"Arn": arn}
 
+    def _bus_policy(self, logical_id: str, properties: dict) -> tuple[str, dict]:
+        return put_bus_policy(self._client("events"), self._resolver.resolve(properties)), {}
+
     def _alarm(self, logical_id: str, properties: dict) -> tuple[str, dict]:
         properties = self._resolver.resolve(properties)
         name = properties.get("AlarmName") or self._name(logical_id)
@@ -680,6 +685,17 @@ def _dependencies_first(resources: Mapping[str, Any], resource_type: str) -> lis
     for logical_id in of_type:
         place(logical_id)
     return ordered
+
+
+def put_bus_policy(events: Any, properties: Mapping[str, Any]) -> str:
+    """An AWS::Events::EventBusPolicy's statement (resolved), added to its bus's policy: the sandbox's
+    EventBridge reads it before it lets an event from another account onto the bus (sandbox/event_bus.py)."""
+    statement = dict(properties["Statement"]) | {"Sid": properties["StatementId"]}
+    events.put_permission(
+        EventBusName=properties["EventBusName"],
+        Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+    )
+    return str(properties["StatementId"])
 
 
 def deploy_stack(

@@ -43,19 +43,27 @@ EXPECTED_ACTIONS = {
 }
 # Only with a customer managed key for the secrets, and only through Secrets Manager.
 KEY_ACTIONS = {"kms:Decrypt", "kms:GenerateDataKey"}
-# Calls of those adapters that no task makes in a spoke: the call-record bucket setting serves the
-# call-record indexer, whose S3 events arrive in the account that holds the bucket, not through this role.
-NOT_CALLED_IN_A_SPOKE = {"chime:GetGlobalSettings"}
+# Only with CallRecordsBucket: IndexCallRecords reads the account's CDR bucket setting (call_record_bucket in
+# chime.py) and the records (call_record_store.py read) that the spoke forwards.
+CALL_RECORD_ACTIONS = {"chime:GetGlobalSettings", "s3:GetObject"}
+# Calls of those adapters that no task makes in a spoke: the backfill lists this account's bucket only.
+NOT_CALLED_IN_A_SPOKE = {"s3:ListObjectsV2"}
 # The adapters built over a spoke session (wiring._SpokeAdapters), by module and IAM service prefix. The
 # rollback watch's metrics (connector_health.py) are not among them: the fleet state machine runs no watch.
-SPOKE_ADAPTERS = {"chime.py": "chime", "secret_store.py": "secretsmanager"}
+SPOKE_ADAPTERS = {"chime.py": "chime", "secret_store.py": "secretsmanager", "call_record_store.py": "s3"}
 # The hub's roles that the hub allows to assume a spoke role (AssumeRole on vc-credential-rotation-spoke-*).
-TRUSTED_HUB_ROLES = {"FleetRunRole", "PlanConnectorRole", "IssueSuccessorRole", "DeleteCredentialsRole"}
+TRUSTED_HUB_ROLES = {
+    "FleetRunRole",
+    "PlanConnectorRole",
+    "IssueSuccessorRole",
+    "DeleteCredentialsRole",
+    "IndexCallRecordsRole",
+}
 # The hub's roles that make those calls in the hub's own account only: ResolveRun (single-account mode) and
-# the call-record indexer and backfill (GetGlobalSettings, ListVoiceConnectors).
-HUB_ONLY_ROLES = {"ResolveRunRole", "BackfillCallRecordsRole", "IndexCallRecordsRole"}
-# AWS forces "*" on this one: it supports no resource-level permission.
-UNSCOPED_ACTIONS = {"chime:ListVoiceConnectors"}
+# the call-record backfill (GetGlobalSettings, ListVoiceConnectors).
+HUB_ONLY_ROLES = {"ResolveRunRole", "BackfillCallRecordsRole"}
+# AWS forces "*" on these: they support no resource-level permission.
+UNSCOPED_ACTIONS = {"chime:ListVoiceConnectors", "chime:GetGlobalSettings"}
 SECRETS_ARN = (
     "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretNamePrefix}*"
 )
@@ -63,7 +71,7 @@ VOICE_CONNECTOR_ARN = "arn:${AWS::Partition}:chime:${AWS::Region}:${AWS::Account
 # CloudFormation's generated names: <stack>-<logical id>-<suffix>, the suffix 12 or 13 characters, 64 at most.
 GENERATED_SUFFIX = 13
 IAM_NAME_LIMIT = 64
-CONDITIONS = ("HasOrganizationId", "HasExternalId", "HasSecretsKmsKey")
+CONDITIONS = ("HasOrganizationId", "HasExternalId", "HasSecretsKmsKey", "HasCallRecords")
 # A spread of Regions over two partitions (all of cfn-lint's 46 take half a minute).
 LINT_REGIONS = [
     "us-east-1",
@@ -167,8 +175,18 @@ def test_cfn_lint_as_called_here_rejects_a_broken_spoke():
 
 
 def test_the_spoke_has_one_role_and_outputs_its_arn(spoke):
-    assert {name: spec["Type"] for name, spec in spoke["Resources"].items()} == {ROLE: "AWS::IAM::Role"}
+    always = {name: spec["Type"] for name, spec in spoke["Resources"].items() if "Condition" not in spec}
+    assert always == {ROLE: "AWS::IAM::Role"}
     assert spoke["Outputs"]["SpokeRoleArn"]["Value"] == {"Fn::GetAtt": [ROLE, "Arn"]}
+
+
+def test_only_call_records_add_resources_the_forwarding_rule_and_its_role(spoke):
+    resources = spoke["Resources"].items()
+    conditional = {name: spec["Condition"] for name, spec in resources if "Condition" in spec}
+    assert conditional == {
+        "ForwardCallRecordsRule": "HasCallRecords",
+        "ForwardCallRecordsRole": "HasCallRecords",
+    }
 
 
 # The role's name
@@ -258,8 +276,9 @@ def hub_role_actions(hub: dict, logical_id: str) -> set[str]:
 
 
 def test_every_hub_role_that_makes_a_spokes_calls_at_home_is_trusted_or_hub_only_on_purpose(hub):
-    # GetSecretValue aside: every hub role reads its own fingerprint key.
-    spoke_calls = (EXPECTED_ACTIONS | NOT_CALLED_IN_A_SPOKE) - {"secretsmanager:GetSecretValue"}
+    # GetSecretValue and GetObject aside: every hub role reads its own fingerprint key, many read the
+    # run's records.
+    spoke_calls = (EXPECTED_ACTIONS | CALL_RECORD_ACTIONS) - {"secretsmanager:GetSecretValue", "s3:GetObject"}
     calling = {
         name
         for name, spec in hub["Resources"].items()
@@ -367,12 +386,27 @@ def rule_holds(node: Any, parameters: dict[str, str]) -> Any:
 )
 def test_the_rules_require_an_organization_or_an_external_id(spoke, organization, external_id, accepted):
     parameters = {"OrganizationId": organization, "ExternalId": external_id}
-    holds = all(
+    assert rules_hold(spoke, parameters) is accepted
+
+
+def rules_hold(spoke: dict, given: dict[str, str]) -> bool:
+    """Whether every rule that applies (its RuleCondition holds) holds over the parameters (defaults else)."""
+    parameters = {name: spec.get("Default", "") for name, spec in spoke["Parameters"].items()} | given
+    return all(
         rule_holds(assertion["Assert"], parameters)
         for rule in spoke["Rules"].values()
+        if rule_holds(rule.get("RuleCondition", {"Fn::Equals": ["", ""]}), parameters)
         for assertion in rule["Assertions"]
     )
-    assert holds is accepted
+
+
+@pytest.mark.parametrize(
+    ("bucket", "hub_region", "accepted"),
+    [("", "", True), ("cdrs", "", False), ("cdrs", "eu-west-1", True), ("", "eu-west-1", True)],
+)
+def test_call_records_need_the_hubs_region(spoke, bucket, hub_region, accepted):
+    parameters = {"OrganizationId": "o-abcdefghij", "CallRecordsBucket": bucket, "HubRegion": hub_region}
+    assert rules_hold(spoke, parameters) is accepted
 
 
 def test_the_conditions_are_the_parameters_being_set(spoke):
@@ -380,6 +414,7 @@ def test_the_conditions_are_the_parameters_being_set(spoke):
         "HasOrganizationId": {"Fn::Not": [{"Fn::Equals": [{"Ref": "OrganizationId"}, ""]}]},
         "HasExternalId": {"Fn::Not": [{"Fn::Equals": [{"Ref": "ExternalId"}, ""]}]},
         "HasSecretsKmsKey": {"Fn::Not": [{"Fn::Equals": [{"Ref": "SecretsKmsKeyArn"}, ""]}]},
+        "HasCallRecords": {"Fn::Not": [{"Fn::Equals": [{"Ref": "CallRecordsBucket"}, ""]}]},
     }
 
 
@@ -393,7 +428,11 @@ def test_the_role_allows_no_session_tags_or_source_identity(spoke):
 
 @pytest.mark.parametrize("conditions", deployments(), ids=deployment_id)
 def test_the_role_allows_exactly_what_the_hubs_tasks_call_in_a_spoke(spoke, conditions):
-    expected = EXPECTED_ACTIONS | (KEY_ACTIONS if conditions["HasSecretsKmsKey"] else set())
+    expected = (
+        EXPECTED_ACTIONS
+        | (KEY_ACTIONS if conditions["HasSecretsKmsKey"] else set())
+        | (CALL_RECORD_ACTIONS if conditions["HasCallRecords"] else set())
+    )
     assert actions(spoke, conditions) == expected
 
 
@@ -406,7 +445,7 @@ def test_the_expected_actions_are_the_calls_of_the_spokes_adapters():
     called = set().union(
         *(adapter_calls(ADAPTERS / name, service) for name, service in SPOKE_ADAPTERS.items())
     )
-    assert called - NOT_CALLED_IN_A_SPOKE == EXPECTED_ACTIONS
+    assert called - NOT_CALLED_IN_A_SPOKE == EXPECTED_ACTIONS | CALL_RECORD_ACTIONS
     assert called >= NOT_CALLED_IN_A_SPOKE
 
 
@@ -495,8 +534,45 @@ def test_only_actions_without_resource_permissions_have_every_resource_and_keep_
             assert set(as_list(statement["Action"])) <= UNSCOPED_ACTIONS, statement
             assert statement["Condition"] == {"StringEquals": {"aws:RequestedRegion": {"Ref": "AWS::Region"}}}
         for resource in as_list(statement["Resource"]):
-            if resource not in ("*", {"Ref": "SecretsKmsKeyArn"}):
+            if resource in ("*", {"Ref": "SecretsKmsKeyArn"}):
+                continue
+            if sub_text(resource).startswith("arn:${AWS::Partition}:s3:::"):
+                # A bucket's ARN names no account: the condition does.
+                assert statement["Condition"] == {
+                    "StringEquals": {"s3:ResourceAccount": {"Ref": "AWS::AccountId"}}
+                }, statement
+            else:
                 assert ":${AWS::Region}:${AWS::AccountId}:" in sub_text(resource), resource
+
+
+@pytest.mark.parametrize("conditions", [dict.fromkeys(CONDITIONS, True)], ids=deployment_id)
+def test_the_records_read_are_only_those_in_the_cdr_folder_of_the_named_bucket(spoke, conditions):
+    (statement,) = [s for s in statements(spoke, conditions) if "s3:GetObject" in as_list(s["Action"])]
+    assert [sub_text(resource) for resource in as_list(statement["Resource"])] == [
+        "arn:${AWS::Partition}:s3:::${CallRecordsBucket}/Amazon-Chime-Voice-Connector-CDRs/json/*"
+    ]
+
+
+def test_the_forwarding_rule_sends_only_new_call_records_and_only_to_the_hubs_default_bus(spoke):
+    hub_bus = "arn:${AWS::Partition}:events:${HubRegion}:${HubAccountId}:event-bus/default"
+    rule = spoke["Resources"]["ForwardCallRecordsRule"]["Properties"]
+    assert rule["EventPattern"] == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {
+            "bucket": {"name": [{"Ref": "CallRecordsBucket"}]},
+            "object": {"key": [{"prefix": "Amazon-Chime-Voice-Connector-CDRs/json/"}]},
+        },
+    }
+    ((target),) = rule["Targets"]
+    assert sub_text(target["Arn"]) == hub_bus
+    forwarding = spoke["Resources"]["ForwardCallRecordsRole"]["Properties"]
+    (trust_statement,) = forwarding["AssumeRolePolicyDocument"]["Statement"]
+    assert trust_statement["Principal"] == {"Service": "events.amazonaws.com"}
+    (policy,) = forwarding["Policies"]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "events:PutEvents"
+    assert sub_text(statement["Resource"]) == hub_bus
 
 
 @pytest.mark.parametrize("conditions", deployments(), ids=deployment_id)

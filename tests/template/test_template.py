@@ -476,6 +476,8 @@ EXPECTED_ACTIONS = {
     "WatchDeletionsFunction": {"cloudwatch:GetMetricData"},
     # The index's own rows only (test_the_indexer_writes_only_the_call_index_rows).
     "IndexCallRecordsFunction": {
+        # A fleet account's records, read through its spoke role.
+        ASSUME_SPOKE_ROLE,
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "chime:GetGlobalSettings",

@@ -110,3 +110,15 @@ def test_an_object_that_is_not_a_record_is_refused(body, names):
     key, _ = cdr(VC, AT, "u", transaction_id="tx-1")
     with pytest.raises(MalformedCallRecord, match=names):
         parse_record(key, body)
+
+
+def test_in_fleet_mode_a_record_must_be_of_the_account_whose_bucket_holds_it():
+    key, body = cdr(VC, AT, "pbx-user", AwsAccountId="210987654321")
+    assert parse_record(key, body, account="210987654321").sip_auth_user == "pbx-user"
+    with pytest.raises(MalformedCallRecord, match="AwsAccountId: differs from the account"):
+        parse_record(key, body, account="111122223333")
+    key, body = cdr(VC, AT, "pbx-user", AwsAccountId=None)
+    with pytest.raises(MalformedCallRecord, match="AwsAccountId: missing"):
+        parse_record(key, body, account="210987654321")
+    # This account's own records are read as before, whatever they say.
+    assert parse_record(key, body).sip_auth_user == "pbx-user"

@@ -132,3 +132,35 @@ def test_a_row_the_indexer_did_not_write_is_a_named_error_without_its_value(
     with pytest.raises(MalformedIndexRow, match=attribute) as raised:
         index.calls(VC)
     assert value["S" if "S" in value else "N"] not in str(raised.value)
+
+
+FLEET_ACCOUNT = "210987654321"
+OTHER_ACCOUNT = "111122223333"
+
+
+def test_each_accounts_index_is_its_own_calls_watermark_and_backfill(dynamodb):
+    """Fleet mode: an account's records never count for the hub's own index or another account's, and an
+    account whose records stopped keeps its own, older, watermark."""
+    hub, fleet, other = (UsageIndex(dynamodb, TABLE, scope) for scope in ("", FLEET_ACCOUNT, OTHER_ACCOUNT))
+    hub.count(call("hub-user", tx="h"), NOW)
+    hub.advance([call("hub-user", tx="h", at=T0 + timedelta(days=1))], NOW)
+    fleet.count(call("pbx", tx="f"), NOW)
+    fleet.count(call(None, tx="g"), NOW)
+    fleet.advance([call("pbx", tx="f")], NOW)
+    fleet.begin_backfill(["day"], T0 - timedelta(days=5))
+
+    assert usage(hub) == {"hub-user": (1, T0 + timedelta(days=1))}
+    assert usage(fleet) == {"pbx": (1, T0)}
+    assert (fleet.calls(VC).unauthenticated, hub.calls(VC).unauthenticated) == (1, 0)
+    assert (usage(other), other.state()) == ({}, None)
+    assert hub.state().newest_call_at == T0 + timedelta(days=1)
+    assert fleet.state().newest_call_at == T0
+    assert (hub.state().backfill_pending, fleet.state().backfill_pending) == (0, 1)
+    # The same transaction id in another account is another call.
+    assert other.count(call("pbx", tx="f"), NOW) is True
+
+
+@pytest.mark.parametrize("scope", ["12345", "abcdefghijkl", "123456789012/x"])
+def test_a_scope_is_an_account_id_or_nothing(dynamodb, scope):
+    with pytest.raises(ValueError, match="scope"):
+        UsageIndex(dynamodb, TABLE, scope)

@@ -326,7 +326,8 @@ def test_an_event_the_queue_refuses_is_parked_in_the_dead_letter_queue_not_lost(
         sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"]
     )
     (statement,) = policy["Statement"]
-    statement["Condition"]["ArnEquals"]["aws:SourceArn"] += "-another"
+    sources = statement["Condition"]["ArnEquals"]
+    sources["aws:SourceArn"] = [f"{arn}-another" for arn in sources["aws:SourceArn"]]
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
 
     dial(sandbox, vc, "sip-a")

@@ -197,7 +197,6 @@ def sandbox_chime_calls(fleet: Spokes) -> list[str]:
 @pytest.mark.parametrize(
     ("extra", "named"),
     [
-        ({"QuietDays": 7}, "QuietDays: call-record evidence is not available in fleet mode"),
         ({"VoiceConnectorIds": ["abcdefghijklmnopqrstu"]}, "VoiceConnectorIds: a fleet run rotates every"),
         ({"MaxDeletionsPerAccount": -1}, "MaxDeletionsPerAccount: must be a whole number"),
     ],

@@ -12,6 +12,13 @@ prefix like these), so ``adapters/ledger.py`` never reads an index row as a cred
 - ``call/<vcId>``, one row per transaction id counted, expiring (``ExpiresAt``, the table's TTL) after
   ``SEEN_FOR``: what makes a duplicate delivery count nothing.
 
+Fleet mode (docs/fleet.md) indexes another account's records in the same partitions, each key under the
+account's id: ``calls/<account>/<vcId>``, ``call/<account>/<vcId>``, and in ``call-index`` the rows
+``<account>/<vcId>`` and ``<account>/watermark``. Each account's records come from its own bucket and
+reach the hub on their own path, so each has its own watermark: an account whose records stopped coming
+is stale on its own, not hidden behind another's fresh ones. The hub's own account keeps the unscoped
+keys, so single-account mode reads exactly what it read before.
+
 Counting is one transaction (the transaction's row and the count), so a call is counted exactly when its
 transaction row is written. Dates only move forward (conditional on the stored one being older), so the
 order records arrive in does not matter. Dates are stored as UTC ISO 8601 with microseconds, one format,
@@ -28,6 +35,7 @@ from credential_rotation.adapters.dynamodb_items import count, date, text
 from credential_rotation.domain.call_records import CallRecord
 from credential_rotation.domain.errors import MalformedIndexRow
 from credential_rotation.domain.evidence import ConnectorCalls, IndexState, Usage
+from credential_rotation.domain.targets import ACCOUNT_ID
 
 if TYPE_CHECKING:  # the boto3 stubs are a development dependency only
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -39,12 +47,16 @@ WATERMARK = "watermark"
 SEEN_FOR = timedelta(days=120)
 
 
-def usage_partition(voice_connector_id: str) -> str:
-    return f"calls/{voice_connector_id}"
+def usage_partition(voice_connector_id: str, scope: str = "") -> str:
+    return f"calls/{_scoped(scope, voice_connector_id)}"
 
 
-def seen_partition(voice_connector_id: str) -> str:
-    return f"call/{voice_connector_id}"
+def seen_partition(voice_connector_id: str, scope: str = "") -> str:
+    return f"call/{_scoped(scope, voice_connector_id)}"
+
+
+def _scoped(scope: str, name: str) -> str:
+    return f"{scope}/{name}" if scope else name
 
 
 def stamp(moment: datetime) -> str:
@@ -56,19 +68,26 @@ def _key(partition: str, sort: str) -> dict[str, Any]:
 
 
 class UsageIndex:
-    def __init__(self, client: "DynamoDBClient", table_name: str) -> None:
+    """The index of one account's records: the hub's own (``scope`` empty) or, in fleet mode, the account
+    whose id is ``scope``."""
+
+    def __init__(self, client: "DynamoDBClient", table_name: str, scope: str = "") -> None:
+        if scope and not ACCOUNT_ID.fullmatch(scope):
+            raise ValueError("scope: an account id (12 digits), or empty for this account")
         self._client = client
         self._table = table_name
+        self._scope = scope
+        self._watermark = _key(INDEX, _scoped(scope, WATERMARK))
 
     def count(self, call: CallRecord, indexed_at: datetime) -> bool:
         values: dict[str, Any] = {":one": {"N": "1"}}
         if call.sip_auth_user is not None:
-            counter = _key(usage_partition(call.voice_connector_id), call.sip_auth_user)
+            counter = _key(usage_partition(call.voice_connector_id, self._scope), call.sip_auth_user)
             # A username's row is dated from its first count on; ``advance`` moves the date forward.
             update = "ADD Calls :one SET LastUsedAt = if_not_exists(LastUsedAt, :at)"
             values[":at"] = {"S": stamp(call.started_at)}
         else:
-            counter = _key(INDEX, call.voice_connector_id)
+            counter = _key(INDEX, _scoped(self._scope, call.voice_connector_id))
             update = "ADD Unauthenticated :one"
         expires = int((indexed_at + SEEN_FOR).timestamp())
         try:
@@ -77,7 +96,9 @@ class UsageIndex:
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": _key(seen_partition(call.voice_connector_id), call.transaction_id)
+                            "Item": _key(
+                                seen_partition(call.voice_connector_id, self._scope), call.transaction_id
+                            )
                             | {"ExpiresAt": {"N": str(expires)}},
                             "ConditionExpression": "attribute_not_exists(Username)",
                         }
@@ -110,17 +131,17 @@ class UsageIndex:
             vc_id = call.voice_connector_id
             newest_by_connector[vc_id] = max(call.started_at, newest_by_connector.get(vc_id, call.started_at))
         for (vc_id, username), newest in sorted(newest_by_username.items()):
-            self._move_forward(_key(usage_partition(vc_id), username), "LastUsedAt", newest)
+            self._move_forward(_key(usage_partition(vc_id, self._scope), username), "LastUsedAt", newest)
         for vc_id, newest in sorted(newest_by_connector.items()):
-            self._move_forward(_key(INDEX, vc_id), "NewestCallAt", newest)
+            self._move_forward(_key(INDEX, _scoped(self._scope, vc_id)), "NewestCallAt", newest)
         oldest = min(call.started_at for call in calls)
         self._client.update_item(
             TableName=self._table,
-            Key=_key(INDEX, WATERMARK),
+            Key=self._watermark,
             UpdateExpression="SET IndexedAt = :now, CoversSince = if_not_exists(CoversSince, :oldest)",
             ExpressionAttributeValues={":now": {"S": stamp(indexed_at)}, ":oldest": {"S": stamp(oldest)}},
         )
-        self._move_forward(_key(INDEX, WATERMARK), "NewestCallAt", max(newest_by_connector.values()))
+        self._move_forward(self._watermark, "NewestCallAt", max(newest_by_connector.values()))
 
     def _move_forward(self, key: Mapping[str, Any], attribute: str, moment: datetime) -> None:
         try:
@@ -142,7 +163,7 @@ class UsageIndex:
         request: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "VoiceConnectorId = :id",
-            "ExpressionAttributeValues": {":id": {"S": usage_partition(voice_connector_id)}},
+            "ExpressionAttributeValues": {":id": {"S": usage_partition(voice_connector_id, self._scope)}},
             "ConsistentRead": True,
         }
         while True:
@@ -156,15 +177,17 @@ class UsageIndex:
                 break
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         row = self._client.get_item(
-            TableName=self._table, Key=_key(INDEX, voice_connector_id), ConsistentRead=True
+            TableName=self._table,
+            Key=_key(INDEX, _scoped(self._scope, voice_connector_id)),
+            ConsistentRead=True,
         ).get("Item")
         unauthenticated = _number(row, "Unauthenticated") if row and "Unauthenticated" in row else 0
         return ConnectorCalls(by_username=by_username, unauthenticated=unauthenticated)
 
     def state(self) -> IndexState | None:
-        row = self._client.get_item(
-            TableName=self._table, Key=_key(INDEX, WATERMARK), ConsistentRead=True
-        ).get("Item")
+        row = self._client.get_item(TableName=self._table, Key=self._watermark, ConsistentRead=True).get(
+            "Item"
+        )
         if row is None:
             return None
         pending = row.get("BackfillPending", {})
@@ -189,7 +212,7 @@ class UsageIndex:
         try:
             self._client.update_item(
                 TableName=self._table,
-                Key=_key(INDEX, WATERMARK),
+                Key=self._watermark,
                 UpdateExpression=update,
                 ConditionExpression="attribute_not_exists(CoversSince) OR CoversSince > :since",
                 ExpressionAttributeValues=values,
@@ -200,7 +223,7 @@ class UsageIndex:
             if days:
                 self._client.update_item(
                     TableName=self._table,
-                    Key=_key(INDEX, WATERMARK),
+                    Key=self._watermark,
                     UpdateExpression="ADD BackfillPending :days",
                     ExpressionAttributeValues={":days": {"SS": days}},
                 )
@@ -209,7 +232,7 @@ class UsageIndex:
         # Removing a member that is not there is not an error: a day finished twice is finished.
         self._client.update_item(
             TableName=self._table,
-            Key=_key(INDEX, WATERMARK),
+            Key=self._watermark,
             UpdateExpression="DELETE BackfillPending :day",
             ExpressionAttributeValues={":day": {"SS": [day]}},
         )

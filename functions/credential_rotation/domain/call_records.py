@@ -72,9 +72,13 @@ def parse_key(key: str) -> CallRecordKey:
     return CallRecordKey(match["connector"], match["transaction"], started_at)
 
 
-def parse_record(key: str, body: bytes) -> CallRecord:
+def parse_record(key: str, body: bytes, account: str | None = None) -> CallRecord:
     """The evidence in one CDR object. The key is the authority on where the record belongs; the body must
-    agree with it, so an object copied under another connector's folder is refused, not counted there."""
+    agree with it, so an object copied under another connector's folder is refused, not counted there.
+
+    ``account``: in fleet mode, the account whose bucket held the object; its ``AwsAccountId`` must be that
+    account, so that records written into one account's bucket cannot speak for another account's
+    connectors."""
     where = parse_key(key)
     if len(body) > MAX_RECORD_BYTES:
         raise MalformedCallRecord(f"the record is larger than {MAX_RECORD_BYTES} bytes")
@@ -86,6 +90,8 @@ def parse_record(key: str, body: bytes) -> CallRecord:
         raise MalformedCallRecord("the record is not a JSON object")
     _require_equal(document, "VoiceConnectorId", where.voice_connector_id)
     _require_equal(document, "TransactionId", where.transaction_id)
+    if account is not None:
+        _require_equal(document, "AwsAccountId", account, "the account whose bucket holds it")
     return CallRecord(
         voice_connector_id=where.voice_connector_id,
         transaction_id=where.transaction_id,
@@ -94,12 +100,14 @@ def parse_record(key: str, body: bytes) -> CallRecord:
     )
 
 
-def _require_equal(document: dict[str, Any], field: str, expected: str) -> None:
+def _require_equal(
+    document: dict[str, Any], field: str, expected: str, source: str = "the object key's"
+) -> None:
     value = document.get(field)
     if not isinstance(value, str):
         raise MalformedCallRecord(f"{field}: {'missing' if value is None else 'not a string'}")
     if value != expected:
-        raise MalformedCallRecord(f"{field}: differs from the object key's")
+        raise MalformedCallRecord(f"{field}: differs from {source}")
 
 
 def _started_at(document: dict[str, Any], where: CallRecordKey) -> datetime:

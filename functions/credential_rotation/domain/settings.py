@@ -83,5 +83,9 @@ class Settings(BaseModel):
     # Fleet mode: the external id the spoke roles' trust requires (empty: the trust relies on
     # aws:PrincipalOrgID).
     fleet_external_id: str = Field(alias="FLEET_EXTERNAL_ID", default="")
+    # The hub's own account: its call records keep single-account mode's index keys, and another
+    # account's records are indexed under that account (adapters/usage_index.py). Empty: every record
+    # is taken for this account's, as before fleet mode.
+    account_id: str = Field(alias="ACCOUNT_ID", default="", pattern=r"^(\d{12})?$")
     # The FleetTargets parameter: a Targets document as JSON text (empty: a fleet run's input must give one).
     fleet_targets: Annotated[Any, BeforeValidator(_json_or_none)] = Field(alias="FLEET_TARGETS", default=None)

@@ -26,7 +26,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         wiring.connector_secrets(request.target),
         wiring.run_records(),
         started_at=datetime.now(UTC),
-        evidence_reader=wiring.evidence_reader(),
+        evidence_reader=wiring.evidence_reader(request.target),
     )
     fingerprints = wiring.fingerprints()
     logger.info(

@@ -26,7 +26,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         wiring.connector_secrets(request.target),
         wiring.run_records(),
         fingerprints,
-        wiring.evidence_reader(),
+        wiring.evidence_reader(request.target),
     )
     logger.info(
         "Connector planned",

@@ -134,6 +134,20 @@ class _SpokeAdapters:
     expires: datetime
     voice_connectors: VoiceConnectorCredentials
     connector_secrets: ConnectorSecrets
+    # The account's call-record bucket, which only that account may own (fleet evidence).
+    call_records: CallRecordBucket
+
+
+@dataclass(frozen=True)
+class FleetCallRecords:
+    """Where a fleet account's call detail records are read: its bucket, through its spoke role."""
+
+    records: CallRecordBucket
+    voice_connectors: VoiceConnectorCredentials
+
+    def cdr_bucket(self) -> str | None:
+        """The account's CDR bucket as its Chime settings name it: its evidence comes from no other."""
+        return self.voice_connectors.call_record_bucket()
 
 
 _SPOKES: dict[Target, _SpokeAdapters] = {}
@@ -157,6 +171,7 @@ def _spoke(target: Target) -> _SpokeAdapters:
             connector_secrets=ConnectorSecrets(
                 build("secretsmanager", config=AWS_CLIENT_CONFIG), get_settings().secret_name_prefix, ""
             ),
+            call_records=CallRecordBucket(build("s3", config=AWS_CLIENT_CONFIG), owner=target.account),
         )
         _SPOKES[target] = adapters
     return adapters
@@ -215,9 +230,24 @@ def audit_topic() -> AuditTopic:
     return AuditTopic(client("sns", AWS_CLIENT_CONFIG), get_settings().audit_topic_arn)
 
 
+def account_id() -> str:
+    """The hub's own account ("" when the stack does not say: then every record is taken for its own)."""
+    return get_settings().account_id
+
+
+def usage_index(account: str | None = None) -> UsageIndex:
+    """This account's call-record index, or (fleet mode) another account's."""
+    return _usage_index("" if account in (None, "", account_id()) else str(account))
+
+
 @cache
-def usage_index() -> UsageIndex:
-    return UsageIndex(client("dynamodb", AWS_CLIENT_CONFIG), get_settings().ledger_table_name)
+def _usage_index(scope: str) -> UsageIndex:
+    return UsageIndex(client("dynamodb", AWS_CLIENT_CONFIG), get_settings().ledger_table_name, scope)
+
+
+def fleet_call_records(target: Target) -> FleetCallRecords:
+    spoke = _spoke(target)
+    return FleetCallRecords(spoke.call_records, spoke.voice_connectors)
 
 
 @cache
@@ -233,8 +263,9 @@ def indexing_queue() -> IndexingQueue:
     )
 
 
-def evidence_reader() -> EvidenceReader:
-    return EvidenceReader(usage_index(), indexing_queue())
+def evidence_reader(target: Target | None = None) -> EvidenceReader:
+    """A connector's evidence: from this account's index, or (fleet mode) from the target account's."""
+    return EvidenceReader(usage_index(None if target is None else target.account), indexing_queue())
 
 
 def cdr_bucket() -> str | None:
@@ -288,7 +319,7 @@ def reset() -> None:
         alert_topic,
         connector_health,
         fingerprints,
-        usage_index,
+        _usage_index,
         call_record_bucket,
         indexing_queue,
         _found_cdr_bucket,

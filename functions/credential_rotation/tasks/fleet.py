@@ -117,12 +117,6 @@ def start_fleet_run(
     try:
         rest, raw_targets, per_account = split_fleet_input(request.input, settings.fleet_targets)
         run = resolve_run(rest, request.execution_arn, request.started_at, settings, lambda: ())
-        if run.policy.quiet_days > 0:
-            raise InvalidInput(
-                "execution input: QuietDays: call-record evidence is not available in fleet mode yet (each "
-                "account's records are in its own bucket); a fleet run would judge without it, so it is "
-                "refused: give QuietDays 0, or rotate that account in single-account mode"
-            )
         targets = parse_targets(raw_targets)
         listed = (
             organization.accounts_under(targets.OrganizationalUnitIds)

@@ -105,6 +105,8 @@ def _connector(
         "VoiceConnectorId": item.voice_connector_id,
         "Reasons": {username: reason.value for username, reason in plan.reasons.items()} if plan else {},
         "Stale": list(plan.stale) if plan else [],
+        # The call records the judgement rested on (QuietDays), as single-account mode's report has them.
+        "Evidence": plan.evidence.to_wire() if plan and plan.evidence else None,
         "Rotation": plan.rotation.to_wire() if plan else None,
         "Deleted": [],
         "Skipped": [],

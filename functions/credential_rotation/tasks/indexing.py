@@ -10,8 +10,13 @@ dead-letters it, and the index reports itself stale (domain/evidence.py) until a
 that cannot be counted may be the one that shows a credential in use.
 
 Objects outside the CDR folder, and objects in any bucket but the account's CDR bucket, are ignored:
-only Chime writes evidence. The backfill indexes the records already in the bucket, one day of one
-connector per message, a page of keys at a time, and marks each day done when its last page is indexed.
+only Chime writes evidence. In fleet mode another account's records arrive too (its spoke forwards its
+bucket's events to the hub's event bus): they are read through that account's spoke role, must be in the
+bucket that account's Chime settings name and must say they are that account's (``AwsAccountId``), and
+are indexed under that account (adapters/usage_index.py).
+
+The backfill indexes the records already in the bucket, one day of one connector per message, a page of
+keys at a time, and marks each day done when its last page is indexed (this account's bucket only).
 """
 
 from collections.abc import Sequence
@@ -32,6 +37,9 @@ class ObjectCreated:
     message_id: str
     bucket: str
     key: str
+    # The account and Region the event came from (EventBridge sets them; a sender cannot choose them).
+    account: str = ""
+    region: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,8 +68,11 @@ def index_notifications(
     index: UsageIndex,
     cdr_bucket: str | None,
     now: datetime,
+    account: str | None = None,
 ) -> BatchResult:
-    """Index one batch of notifications; the message ids that failed are for SQS to deliver again."""
+    """Index one batch of notifications; the message ids that failed are for SQS to deliver again.
+
+    ``account``: the fleet account whose records these all are (None: this account's)."""
     result = BatchResult()
     counted: list[tuple[str, CallRecord]] = []
     for notification in notifications:
@@ -69,7 +80,7 @@ def index_notifications(
             result.ignored += 1
             continue
         try:
-            call = parse_record(notification.key, store.read(notification.bucket, notification.key))
+            call = parse_record(notification.key, store.read(notification.bucket, notification.key), account)
             new = index.count(call, now)
         except Exception as error:  # each message fails alone; the batch goes on
             result.failed.append(notification.message_id)

@@ -1,0 +1,148 @@
+"""Call-record evidence in fleet mode, end to end in the sandbox: each account's call detail records travel
+from its own bucket, through its spoke's forwarding rule, to the hub's event bus and indexing queue; the
+indexer reads them through the account's spoke role and indexes them under that account; a fleet run with
+QuietDays judges each connector on its own account's records, exactly as single-account mode does.
+
+The hub has fresh records of its own in every test: a fleet connector judged on the hub's index instead of
+its account's would find its usernames unused on fresh evidence and lose them.
+"""
+
+from datetime import timedelta
+
+from credential_rotation.domain.targets import Target
+from sandbox.fleet import Fleet
+from sandbox.phone_system import call_record
+from sandbox.session import Sandbox
+
+REGION = "us-east-1"
+OLD, YOUNG = "sip-old", "sip-young"
+APPLYING = {"DryRun": False, "GraceDays": 0, "MaxAgeDays": 90, "QuietDays": 14}
+
+
+def dated_connectors(sandbox: Sandbox, fleet: Fleet, accounts: list[str], ou: str) -> dict[Target, str]:
+    """One connector per account whose credentials are 100 days old (OLD) and 10 days old (YOUNG), dated
+    by two dry runs of the fleet."""
+    connectors = {}
+    for account in accounts:
+        fleet.deploy_spoke(account, REGION)
+        target = Target(account, REGION)
+        connectors[target] = fleet.create_voice_connector(account, REGION, "pbx", [OLD])
+    dry_run = {"Targets": {"OrganizationalUnitIds": [ou], "Regions": [REGION]}, "DryRun": True}
+    assert sandbox.wait(sandbox.start_fleet(dry_run)).status == "SUCCEEDED"
+    sandbox.travel(days=90)
+    for target, vc in connectors.items():
+        fleet.put_credentials(target.account, REGION, vc, [YOUNG])
+    assert sandbox.wait(sandbox.start_fleet(dry_run)).status == "SUCCEEDED"
+    sandbox.travel(days=10)
+    return connectors
+
+
+def call(fleet: Fleet, target: Target, vc: str, username: str, at) -> None:
+    password = fleet.chime_backend(target).voice_connectors[vc].credentials[username]
+    assert fleet.phone(target.account, target.region).call(vc, username, password, at=at).connected
+
+
+def hub_calls_today(sandbox: Sandbox) -> None:
+    """The hub's own connector, called an hour ago: the hub's own index is fresh."""
+    connector = sandbox.create_voice_connector("hub-pbx", ["hub-user"])
+    password = sandbox.chime_backend.voice_connectors[connector].credentials["hub-user"]
+    an_hour_ago = sandbox.now() - timedelta(hours=1)
+    assert sandbox.phone.call(connector, "hub-user", password, at=an_hour_ago).connected
+
+
+def entries(sandbox: Sandbox, event: dict) -> dict[str, dict]:
+    return {entry["Account"]: entry for entry in sandbox.report(event)["VoiceConnectors"]}
+
+
+def test_each_accounts_records_decide_for_its_own_connectors_only(sandbox_factory):
+    sandbox = sandbox_factory(parameters={"DryRun": "true"})
+    fleet = Fleet(sandbox)
+    ou, (in_use, switched, silent) = fleet.organization(3)
+    connectors = dated_connectors(sandbox, fleet, [in_use, switched, silent], ou)
+    fleet.admit_organization_events()
+    for account in (in_use, switched):
+        fleet.forward_call_records(account, REGION, [REGION])
+    # The PBX of `in_use` still calls with the old credential; `switched`'s calls with the young one only;
+    # `silent` forwards no records at all.
+    for target, vc in connectors.items():
+        if target.account == silent:
+            continue
+        for hours in (30, 5, 1):
+            call(fleet, target, vc, YOUNG, sandbox.now() - timedelta(hours=hours))
+        if target.account == in_use:
+            call(fleet, target, vc, OLD, sandbox.now() - timedelta(hours=2))
+    hub_calls_today(sandbox)
+    drained = sandbox.index_call_records()
+    assert drained.failed == 0, drained
+    assert drained.succeeded > 0, drained
+    assert not sandbox.dead_letters()
+
+    execution = sandbox.wait(
+        sandbox.start_fleet({"Targets": {"OrganizationalUnitIds": [ou], "Regions": [REGION]}, **APPLYING}),
+        deadline_seconds=300,
+    )
+
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    (event,) = [event for event in sandbox.audit_events() if event["ExecutionArn"] == execution.arn]
+    usernames = {target.account: set(fleet.usernames(target, vc)) for target, vc in connectors.items()}
+    assert usernames == {in_use: {OLD, YOUNG}, switched: {YOUNG}, silent: {OLD, YOUNG}}
+    judged = entries(sandbox, event)
+    assert judged[in_use]["Reasons"][OLD] == "in-use"
+    assert judged[in_use]["Evidence"]["State"] == "fresh"
+    assert set(judged[in_use]["Evidence"]["LastUsed"]) == {OLD, YOUNG}
+    assert judged[switched]["Evidence"]["State"] == "fresh"
+    assert set(judged[switched]["Evidence"]["LastUsed"]) == {YOUNG}
+    assert judged[silent]["Reasons"][OLD] == "evidence-stale"
+    assert judged[silent]["Evidence"]["State"] == "stale"
+
+
+def test_records_that_claim_another_account_are_refused_and_hold_every_evidence_based_deletion(
+    sandbox_factory,
+):
+    sandbox = sandbox_factory(parameters={"DryRun": "true"})
+    fleet = Fleet(sandbox)
+    ou, (victim, forger) = fleet.organization(2)
+    connectors = dated_connectors(sandbox, fleet, [victim, forger], ou)
+    fleet.admit_organization_events()
+    forger_bucket = fleet.forward_call_records(forger, REGION, [REGION])
+    fleet.forward_call_records(victim, REGION, [REGION])
+    (victim_vc,) = [vc for target, vc in connectors.items() if target.account == victim]
+    for target, vc in connectors.items():
+        call(fleet, target, vc, YOUNG, sandbox.now() - timedelta(hours=1))
+    # Written into the forger's own bucket, under the victim's connector, saying it is the victim's.
+    key, body = call_record(victim_vc, sandbox.now() - timedelta(hours=1), OLD, AwsAccountId=victim)
+    fleet.client(forger, REGION, "s3").put_object(Bucket=forger_bucket, Key=key, Body=body)
+    hub_calls_today(sandbox)
+    sandbox.index_call_records()
+
+    assert len(sandbox.dead_letters()) == 1
+    execution = sandbox.wait(
+        sandbox.start_fleet({"Targets": {"OrganizationalUnitIds": [ou], "Regions": [REGION]}, **APPLYING}),
+        deadline_seconds=300,
+    )
+
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    (event,) = [event for event in sandbox.audit_events() if event["ExecutionArn"] == execution.arn]
+    judged = entries(sandbox, event)
+    # The forged call counted nowhere: the victim's index knows only its young credential's calls.
+    assert judged[victim]["Evidence"]["State"] == "stale"
+    assert "failed to index" in judged[victim]["Evidence"]["Why"]
+    assert {target.account: set(fleet.usernames(target, vc)) for target, vc in connectors.items()} == {
+        victim: {OLD, YOUNG},
+        forger: {OLD, YOUNG},
+    }
+
+
+def test_without_the_hubs_bus_policy_no_account_gets_its_records_in(sandbox_factory):
+    sandbox = sandbox_factory(parameters={"DryRun": "true"})
+    fleet = Fleet(sandbox)
+    ou, (account,) = fleet.organization(1)
+    connectors = dated_connectors(sandbox, fleet, [account], ou)
+    fleet.forward_call_records(account, REGION, [REGION])
+    ((target, vc),) = connectors.items()
+    call(fleet, target, vc, YOUNG, sandbox.now() - timedelta(hours=1))
+
+    drained = sandbox.index_call_records()
+
+    assert drained.deliveries == 0, drained
+    assert [failure.reason for failure in sandbox.event_failures] == ["AccessDenied"]
