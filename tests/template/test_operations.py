@@ -15,7 +15,7 @@ from moto.events.utils import EventTemplateParser
 from credential_rotation.adapters.run_lock import LEASE, LONGEST_TASK, RunLock
 from credential_rotation.adapters.run_metrics import NAMESPACE, fleet_run_counts, run_counts
 from sandbox.session import Sandbox
-from sandbox.template import Resolver, load_template
+from sandbox.template import REPOSITORY, Resolver, load_template
 
 ALERTS = {"Ref": "AlertsTopic"}
 STATE_MACHINE = {"Ref": "RotationStateMachine"}
@@ -254,6 +254,28 @@ def test_the_no_success_alarm_names_both_causes(template):
         assert "${NoSuccessAlarmDays} day(s)" in description
         assert "schedule stopped" in description
         assert "every run fails" in description
+
+
+@pytest.mark.parametrize("asl", ["rotation.asl.json", "fleet.asl.json"])
+def test_only_a_run_that_ended_succeeded_counts_as_a_success_in_either_mode(asl):
+    """NoSuccessfulRunAlarm counts ExecutionsSucceeded of whichever machine the schedule starts, so both
+    must mean the same by it: the one Succeed state is reached only when the run's Outcome is SUCCEEDED,
+    and any other outcome (PARTIAL included) ends in a Fail state. A Distributed Map's children are not
+    top-level states: CloudWatch counts them under their own StateMachineArn."""
+    states = json.loads((REPOSITORY / "statemachine" / asl).read_text())["States"]
+    assert [name for name, state in states.items() if state["Type"] == "Succeed"] == ["RunSucceeded"]
+    assert not [name for name, state in states.items() if state.get("End")]
+    leading_to_success = [
+        name
+        for name, state in states.items()
+        if "RunSucceeded"
+        in [state.get("Next"), state.get("Default")] + [choice["Next"] for choice in state.get("Choices", [])]
+    ]
+    assert leading_to_success == ["ReportOutcome"]
+    report = states["ReportOutcome"]
+    succeeded = {"Variable": "$.Outcome", "StringEquals": "SUCCEEDED", "Next": "RunSucceeded"}
+    assert report["Choices"] == [succeeded]
+    assert states[report["Default"]]["Type"] == "Fail"
 
 
 def test_no_success_alarm_days_stay_within_what_cloudwatch_evaluates(template):
@@ -674,6 +696,18 @@ def test_the_deployed_dashboard_shows_the_deployed_alarms_and_state_machine(sand
     assert set(alarm_widget["properties"]["alarms"]) == alarm_arns
     machines = {metric[3] for metric in dashboard_metrics(body) if metric[0] == "AWS/States"}
     assert machines == {sandbox.stack.state_machine_arn, sandbox.stack.physical_ids["FleetStateMachine"]}
+
+
+def test_a_disabled_schedule_starts_no_run(sandbox_factory):
+    """ScheduleState DISABLED: EventBridge Scheduler keeps the schedule and starts nothing."""
+    sandbox = sandbox_factory(parameters={"ScheduleState": "DISABLED"})
+    sandbox.create_voice_connector("pbx", ["sip-a"])
+
+    assert sandbox.fire_schedules() == []
+    with pytest.raises(RuntimeError, match="started 0 runs"):
+        sandbox.fire_schedule()
+    stepfunctions = sandbox.client("stepfunctions")
+    assert stepfunctions.list_executions(stateMachineArn=sandbox.stack.state_machine_arn)["executions"] == []
 
 
 def test_the_deployed_schedule_retries_into_the_deployed_dead_letter_queue(sandbox):
