@@ -21,12 +21,20 @@ under the hub template's bus policy (``admit_organization_events``), and a phone
 
 An account and Region can also be taken down (``outage``): its Chime SDK Voice calls answer
 ServiceUnavailableException, all of them or only some operations, until the outage ends.
+
+A fleet hub (the stack deployed with FleetTargets) needs its organization before the stack: ``Hub`` makes
+it when the session prepares the account, and answers the FleetTargets parameter that names it.
+
+    hub = Hub(size=2, regions=("us-east-1", "eu-west-1"))
+    with Sandbox(prepare=hub) as sandbox:
+        hub.fleet.deploy_spoke(hub.accounts[0], "us-east-1")
 """
 
 import json
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
@@ -270,6 +278,34 @@ class Fleet:
                 backend.faults.hooks.remove((operation, refuse))
 
         return end
+
+
+@dataclass
+class Hub:
+    """A fleet hub's organization, made before its stack is deployed (``Sandbox(prepare=hub)``): one OU of
+    ``size`` new accounts, and the FleetTargets parameter naming that OU in ``regions``. Spokes and voice
+    connectors are set up afterwards, through ``fleet``."""
+
+    size: int
+    regions: tuple[str, ...]
+    ou: str = ""
+    accounts: list[str] = field(default_factory=list)
+    _fleet: Fleet | None = None
+
+    def __call__(self, sandbox: "Sandbox") -> dict[str, Any]:
+        self._fleet = Fleet(sandbox)
+        self.ou, self.accounts = self._fleet.organization(self.size)
+        return {"FleetTargets": self.targets}
+
+    @property
+    def targets(self) -> dict[str, Any]:
+        return {"OrganizationalUnitIds": [self.ou], "Regions": list(self.regions)}
+
+    @property
+    def fleet(self) -> Fleet:
+        if self._fleet is None:
+            raise RuntimeError("the hub's organization is made when its sandbox is entered")
+        return self._fleet
 
 
 def _pseudo(account: str, region: str, stack_name: str) -> dict[str, str]:

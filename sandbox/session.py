@@ -9,7 +9,9 @@
         sandbox.index_call_records()                      # the indexing queue, drained as Lambda would
 
 The account's own set-up comes first, as it would before the stack is deployed: a call detail record
-bucket with EventBridge notifications on, named in the Chime SDK global settings.
+bucket with EventBridge notifications on, named in the Chime SDK global settings. Then ``prepare``, when
+given: whatever else must exist before the stack, answering the parameters that name it (a fleet hub's
+organization and its FleetTargets: ``sandbox/fleet.py``).
 
 Fake credentials and the region are set here, for the session only, and never read from the machine.
 """
@@ -18,7 +20,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -64,6 +66,14 @@ CDR_BUCKET = f"chime-call-records-{ACCOUNT_ID}"
 logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
 
 
+def parameter_values(parameters: Mapping[str, Any]) -> dict[str, str]:
+    """Stack parameters as CloudFormation takes them, text: a JSON document (FleetTargets) as JSON."""
+    return {
+        name: json.dumps(value) if isinstance(value, Mapping | list) else str(value)
+        for name, value in parameters.items()
+    }
+
+
 def state_machine_of(execution_arn: str) -> str:
     """arn:aws:states:<region>:<account>:execution:<state machine>:<name> -> the state machine's ARN."""
     prefix, _, rest = execution_arn.partition(":execution:")
@@ -77,8 +87,10 @@ class Sandbox:
         start: datetime = DEFAULT_START,
         jitter: str = "random",
         stack_name: str = "rotation",
+        prepare: Callable[["Sandbox"], Mapping[str, Any]] | None = None,
     ) -> None:
-        self._parameters = {name: str(value) for name, value in (parameters or {}).items()}
+        self._parameters = parameter_values(parameters or {})
+        self._prepare = prepare
         self._start = start
         self._stack_name = stack_name
         self.retry_clock = RetryClock(jitter=jitter)
@@ -126,6 +138,8 @@ class Sandbox:
             self._exit.callback(wiring.reset)
             self._set_up_call_records()
             self.phone = PhoneSystem(self.chime_backend, self.client("s3"), self.client("cloudwatch"))
+            if self._prepare is not None:
+                self._parameters |= parameter_values(self._prepare(self))
             self.stack = deploy_stack(self.client, self._stack_name, self._parameters)
         except BaseException:
             self._exit.close()
@@ -274,15 +288,31 @@ class Sandbox:
     def run(self, execution_input: Any = None, deadline_seconds: float = 120.0) -> Execution:
         return self.wait(self.start(execution_input), deadline_seconds)
 
-    def fire_schedule(self) -> Execution:
-        """Start a run exactly as EventBridge Scheduler would: the schedule's own target and input."""
+    def fire_schedules(self, deadline_seconds: float = 120.0) -> list[Execution]:
+        """The stack's schedules coming due, as EventBridge Scheduler fires them: each enabled one starts
+        its own target with its own input (all of them before any ends); a disabled one starts nothing.
+        Returns the runs they started, ended."""
         scheduler = self.client("scheduler")
-        (name,) = self.stack.schedules
-        target = scheduler.get_schedule(Name=name)["Target"]
-        execution_arn = self.client("stepfunctions").start_execution(
-            stateMachineArn=target["Arn"], name=str(uuid.uuid4()), input=target.get("Input", "{}")
-        )["executionArn"]
-        return self.wait(execution_arn)
+        started = []
+        for name in self.stack.schedules:
+            schedule = scheduler.get_schedule(Name=name)
+            if schedule["State"] != "ENABLED":
+                continue
+            target = schedule["Target"]
+            started.append(
+                self.client("stepfunctions").start_execution(
+                    stateMachineArn=target["Arn"], name=str(uuid.uuid4()), input=target.get("Input", "{}")
+                )["executionArn"]
+            )
+        return [self.wait(execution_arn, deadline_seconds) for execution_arn in started]
+
+    def fire_schedule(self, deadline_seconds: float = 120.0) -> Execution:
+        """The one run the stack's schedules start when they come due (``fire_schedules``); raises when
+        they start none (every schedule disabled) or more than one."""
+        executions = self.fire_schedules(deadline_seconds)
+        if len(executions) != 1:
+            raise RuntimeError(f"the stack's schedules started {len(executions)} runs, not one")
+        return executions[0]
 
     def secret_name(self, voice_connector_id: str) -> str:
         return f"{self.stack.secret_name_prefix}{voice_connector_id}"

@@ -1,5 +1,5 @@
-"""Deploys template.yaml into moto: the same functions, table, topics, queues, state machine, schedule, rules
-and alarms.
+"""Deploys template.yaml into moto: the same functions, table, topics, queues, state machines, schedule,
+rules and alarms.
 
 What moto has no notion of is kept in ``DeployedStack`` for the sandbox to play the part of AWS: a
 function's SQS event source mappings (moto's own mapping would invoke the function at every message sent,
@@ -25,7 +25,9 @@ from sandbox.template import (
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
-# Resource types are created in this order, which respects every reference the template makes.
+# Resource types are created in this order, which respects every reference the template makes but one kind:
+# a resource that names one of a later type (the schedule's role names the state machine it may start)
+# waits until what it names exists, as CloudFormation orders it by its references.
 CREATION_ORDER = (
     "AWS::Logs::LogGroup",
     "AWS::KMS::Key",
@@ -39,6 +41,7 @@ CREATION_ORDER = (
     "AWS::S3::BucketPolicy",
     "AWS::Serverless::Function",
     "AWS::Serverless::StateMachine",
+    "AWS::Scheduler::Schedule",
     # After the functions: a role's policy of its own may name them.
     "AWS::IAM::RolePolicy",
     "AWS::Serverless::Function#Events",
@@ -243,14 +246,36 @@ class StackDeployer:
             "AWS::Events::EventBusPolicy": self._bus_policy,
             "AWS::CloudWatch::Alarm": self._alarm,
             "AWS::CloudWatch::Dashboard": self._dashboard,
+            "AWS::Scheduler::Schedule": self._scheduler_schedule,
         }
+        deployed = {
+            logical_id
+            for logical_id, spec in resources.items()
+            if "Condition" not in spec or self._resolver.condition(spec["Condition"])
+        }
+        # Logical id -> (its definition, the resources it names that do not exist yet).
+        waiting: dict[str, tuple[Any, set[str]]] = {}
+
+        def create(logical_id: str, spec: Any) -> None:
+            ref, attributes = creators[spec["Type"]](logical_id, spec.get("Properties", {}))
+            self._resolver.resources[logical_id] = (ref, attributes)
+            self._deployed.physical_ids[logical_id] = ref
+            for name, (waiting_spec, needs) in list(waiting.items()):
+                needs.discard(logical_id)
+                if not needs and waiting.pop(name, None) is not None:
+                    create(name, waiting_spec)
+
         for resource_type in CREATION_ORDER:
             for logical_id, spec in _dependencies_first(resources, resource_type):
-                if "Condition" in spec and not self._resolver.condition(spec["Condition"]):
+                if logical_id not in deployed:
                     continue
-                ref, attributes = creators[resource_type](logical_id, spec.get("Properties", {}))
-                self._resolver.resources[logical_id] = (ref, attributes)
-                self._deployed.physical_ids[logical_id] = ref
+                needs = (_created_from(spec) & deployed) - set(self._resolver.resources) - {logical_id}
+                if needs:
+                    waiting[logical_id] = (spec, needs)
+                else:
+                    create(logical_id, spec)
+        if waiting:
+            raise ValueError(f"these resources name resources never created: {sorted(waiting)}")
         self._deployed.outputs = {
             name: self._resolver.resolve(output["Value"])
             for name, output in self._template.get("Outputs", {}).items()
@@ -429,10 +454,12 @@ class StackDeployer:
             RoleName=name, AssumeRolePolicyDocument=json.dumps(properties["AssumeRolePolicyDocument"])
         )["Role"]["Arn"]
         for policy in properties.get("Policies", []):
+            # IAM takes a document without a Version (as 2008-10-17, which differs from the current one in
+            # policy variables only: the schedule's role, written as SAM generates it, has none); moto
+            # refuses one, so it is put with the current version.
+            document = {"Version": "2012-10-17"} | policy["PolicyDocument"]
             self._client("iam").put_role_policy(
-                RoleName=name,
-                PolicyName=policy["PolicyName"],
-                PolicyDocument=json.dumps(policy["PolicyDocument"]),
+                RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(document)
             )
         return name, {"Arn": arn}
 
@@ -511,6 +538,9 @@ class StackDeployer:
         return self._name(logical_id), {}
 
     def _state_machine(self, logical_id: str, properties: dict) -> tuple[str, dict]:
+        if properties.get("Events"):
+            # The stack's schedule is an AWS::Scheduler::Schedule of its own (_scheduler_schedule).
+            raise NotImplementedError(f"{logical_id}: the sandbox cannot deploy a state machine's events yet")
         substitutions = self._resolver.resolve(properties.get("DefinitionSubstitutions", {}))
         definition = (REPOSITORY / properties["DefinitionUri"]).read_text()
         name = self._name(logical_id)
@@ -536,29 +566,30 @@ class StackDeployer:
             type=properties.get("Type", "STANDARD"),
             **options,
         )["stateMachineArn"]
-        for event_id, event in properties.get("Events", {}).items():
-            self._schedule(event_id, event, arn)
         return arn, {"Arn": arn, "Name": name}
 
-    def _schedule(self, event_id: str, event: dict, target_arn: str) -> None:
-        if event["Type"] != "ScheduleV2":
-            raise NotImplementedError(f"the sandbox cannot deploy {event['Type']} events yet")
-        properties = self._resolver.resolve(event["Properties"])
-        name = self._name(event_id)
-        target = {"Arn": target_arn, "RoleArn": self._role_arn, "Input": properties.get("Input", "{}")}
-        if "RetryPolicy" in properties:
-            target["RetryPolicy"] = {key: int(value) for key, value in properties["RetryPolicy"].items()}
-        if "DeadLetterConfig" in properties:
-            target["DeadLetterConfig"] = {"Arn": properties["DeadLetterConfig"]["Arn"]}
-        self._client("scheduler").create_schedule(
+    def _scheduler_schedule(self, logical_id: str, properties: dict) -> tuple[str, dict]:
+        """Created in moto's EventBridge Scheduler, which keeps it and starts nothing: the session fires it
+        (``Sandbox.fire_schedule``) as the service would, its target with its input, when it is enabled."""
+        properties = self._resolver.resolve(properties)
+        given = properties["Target"]
+        target = {"Arn": given["Arn"], "RoleArn": given["RoleArn"], "Input": given.get("Input", "{}")}
+        if "RetryPolicy" in given:
+            target["RetryPolicy"] = {key: int(value) for key, value in given["RetryPolicy"].items()}
+        if "DeadLetterConfig" in given:
+            target["DeadLetterConfig"] = {"Arn": given["DeadLetterConfig"]["Arn"]}
+        name = properties.get("Name") or self._name(logical_id)
+        arn = self._client("scheduler").create_schedule(
             Name=name,
+            Description=properties.get("Description", ""),
             ScheduleExpression=properties["ScheduleExpression"],
             ScheduleExpressionTimezone=properties.get("ScheduleExpressionTimezone", "UTC"),
             State=properties.get("State", "ENABLED"),
-            FlexibleTimeWindow={"Mode": "OFF"},
+            FlexibleTimeWindow=properties["FlexibleTimeWindow"],
             Target=target,
-        )
+        )["ScheduleArn"]
         self._deployed.schedules.append(name)
+        return name, {"Arn": arn}
 
     def _queue(self, logical_id: str, properties: dict) -> tuple[str, dict]:
         properties = self._resolver.resolve(properties)
@@ -662,6 +693,15 @@ def _references(value: Any) -> set[str]:
             else:
                 found |= _references(item)
     return found
+
+
+def _created_from(spec: Mapping[str, Any]) -> set[str]:
+    """The logical ids (and parameters) a resource's creator resolves: its properties, less a function's
+    Events, which its own ``#Events`` entry creates later."""
+    properties = spec.get("Properties", {})
+    if spec["Type"] == "AWS::Serverless::Function":
+        properties = {key: value for key, value in properties.items() if key != "Events"}
+    return _references(properties)
 
 
 def _dependencies_first(resources: Mapping[str, Any], resource_type: str) -> list[tuple[str, Any]]:

@@ -129,8 +129,8 @@ ALLOWED_UNSCOPED = (
 
 # No role carries a managed policy. The function roles are written in the template with inline policies
 # (a role SAM generates gets AWSLambdaBasicExecutionRole, logs to every log group, and AWSXrayWriteOnlyAccess
-# whatever Tracing says), and the roles SAM still generates, the state machine's and the schedule's, get
-# none as long as the state machine's Tracing.Enabled is not literally true.
+# whatever Tracing says), and the role SAM still generates, the state machine's, gets none as long as its
+# Tracing.Enabled is not literally true.
 
 # A parameter that scopes a permission must not be able to hold a wildcard, nor be empty (an empty
 # secret name prefix would turn secret:${SecretNamePrefix}* into every secret of the account).
@@ -785,6 +785,38 @@ def test_only_the_release_rule_may_invoke_the_release_function(every_deployment)
                 "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]},
             }
         ], deployment.label
+
+
+def test_the_schedule_may_start_only_the_state_machine_it_targets(every_deployment):
+    """One schedule in every deployment, starting the fleet's state machine on a fleet hub and the
+    single-account one otherwise; its role may start exactly that machine (and park a failed start in
+    the dead-letter queue). The only other role that may start an execution is the fleet's own, of its
+    own machine (its Distributed Maps' children)."""
+    fleet_machine = {
+        "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
+        ":stateMachine:fleet-${AWS::StackName}"
+    }
+    targets: dict[bool, Any] = {}
+    for deployment in every_deployment:
+        template = deployment.template
+        ((schedule_id, schedule),) = resources_of_type(template, "AWS::Scheduler::Schedule")
+        target = schedule["Target"]
+        role = role_of(template, target, "RoleArn")
+        assert role is not None, deployment.label
+        assert role_statements(template, role) == [
+            {"Action": "states:StartExecution", "Effect": "Allow", "Resource": target["Arn"]},
+            {"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": target["DeadLetterConfig"]["Arn"]},
+        ], deployment.label
+        targets.setdefault(deployment.conditions["FleetHub"], target["Arn"])
+        assert targets[deployment.conditions["FleetHub"]] == target["Arn"], deployment.label
+        others = {
+            (where.split("/")[0], describe(statement.get("Resource")))
+            for where, document in identity_policies(template)
+            for statement in statements(document)
+            if "states:StartExecution" in allowed_actions(statement, "states") and where.split("/")[0] != role
+        }
+        assert others == {("FleetStateMachineRole", describe(fleet_machine))}, (schedule_id, deployment.label)
+    assert targets == {True: {"Ref": "FleetStateMachine"}, False: {"Ref": "RotationStateMachine"}}
 
 
 # The secrets' name prefix: a stack parameter, or by default one that holds the stack's name.

@@ -15,7 +15,7 @@ from moto.events.utils import EventTemplateParser
 from credential_rotation.adapters.run_lock import LEASE, LONGEST_TASK, RunLock
 from credential_rotation.adapters.run_metrics import NAMESPACE, fleet_run_counts, run_counts
 from sandbox.session import Sandbox
-from sandbox.template import load_template
+from sandbox.template import REPOSITORY, Resolver, load_template
 
 ALERTS = {"Ref": "AlertsTopic"}
 STATE_MACHINE = {"Ref": "RotationStateMachine"}
@@ -156,7 +156,13 @@ ALARMS = {
     "NoSuccessfulRunAlarm": {
         "Namespace": "AWS/States",
         "MetricName": "ExecutionsSucceeded",
-        "Dimensions": [{"Name": "StateMachineArn", "Value": STATE_MACHINE}],
+        # The state machine the schedule starts (test_the_fleet_hub_schedules_fleet_runs...).
+        "Dimensions": [
+            {
+                "Name": "StateMachineArn",
+                "Value": {"Fn::If": ["FleetHub", FLEET_STATE_MACHINE, STATE_MACHINE]},
+            }
+        ],
         "Statistic": "Sum",
         "Period": 86400,
         "EvaluationPeriods": {"Ref": "NoSuccessAlarmDays"},
@@ -223,23 +229,53 @@ def test_each_alarm_tells_the_alerts_topic_when_it_fires_and_when_it_clears(temp
     assert alarm_properties.get("ActionsEnabled", True) is True
 
 
-def alarm_description(template: dict, alarm: str) -> str:
-    description = properties(template, alarm)["AlarmDescription"]
-    return description["Fn::Sub"] if isinstance(description, dict) else description
+def alarm_descriptions(template: dict, alarm: str) -> list[str]:
+    """The alarm's description as written, both branches when it depends on a condition."""
+
+    def texts(value: str | dict) -> list[str]:
+        if isinstance(value, str):
+            return [value]
+        if "Fn::If" in value:
+            return [text for branch in value["Fn::If"][1:] for text in texts(branch)]
+        return [value["Fn::Sub"]]
+
+    return texts(properties(template, alarm)["AlarmDescription"])
 
 
 @pytest.mark.parametrize("alarm", sorted(ALARMS))
 def test_each_alarm_says_what_it_means_and_what_to_do(template, alarm):
-    description = alarm_description(template, alarm)
-    assert 100 <= len(description) <= 1024  # CloudWatch's limit
-    assert re.search(r"\b(Check|Read|Fix)\b", description), description
+    for description in alarm_descriptions(template, alarm):
+        assert 100 <= len(description) <= 1024  # CloudWatch's limit
+        assert re.search(r"\b(Check|Read|Fix)\b", description), description
 
 
 def test_the_no_success_alarm_names_both_causes(template):
-    description = alarm_description(template, "NoSuccessfulRunAlarm")
-    assert "${NoSuccessAlarmDays} day(s)" in description
-    assert "schedule stopped" in description
-    assert "every run fails" in description
+    for description in alarm_descriptions(template, "NoSuccessfulRunAlarm"):
+        assert "${NoSuccessAlarmDays} day(s)" in description
+        assert "schedule stopped" in description
+        assert "every run fails" in description
+
+
+@pytest.mark.parametrize("asl", ["rotation.asl.json", "fleet.asl.json"])
+def test_only_a_run_that_ended_succeeded_counts_as_a_success_in_either_mode(asl):
+    """NoSuccessfulRunAlarm counts ExecutionsSucceeded of whichever machine the schedule starts, so both
+    must mean the same by it: the one Succeed state is reached only when the run's Outcome is SUCCEEDED,
+    and any other outcome (PARTIAL included) ends in a Fail state. A Distributed Map's children are not
+    top-level states: CloudWatch counts them under their own StateMachineArn."""
+    states = json.loads((REPOSITORY / "statemachine" / asl).read_text())["States"]
+    assert [name for name, state in states.items() if state["Type"] == "Succeed"] == ["RunSucceeded"]
+    assert not [name for name, state in states.items() if state.get("End")]
+    leading_to_success = [
+        name
+        for name, state in states.items()
+        if "RunSucceeded"
+        in [state.get("Next"), state.get("Default")] + [choice["Next"] for choice in state.get("Choices", [])]
+    ]
+    assert leading_to_success == ["ReportOutcome"]
+    report = states["ReportOutcome"]
+    succeeded = {"Variable": "$.Outcome", "StringEquals": "SUCCEEDED", "Next": "RunSucceeded"}
+    assert report["Choices"] == [succeeded]
+    assert states[report["Default"]]["Type"] == "Fail"
 
 
 def test_no_success_alarm_days_stay_within_what_cloudwatch_evaluates(template):
@@ -342,14 +378,79 @@ def test_the_alert_email_is_optional(template):
 # The schedule
 
 
+SCHEDULE = "RotationStateMachineNightlyRotation"
+FLEET_TARGETS = {"OrganizationalUnitIds": ["ou-abcd-11111111"], "Regions": ["us-east-1", "eu-west-1"]}
+
+
+class Attributes(dict):
+    """A resource's attributes, each standing for itself (``<Logical.Attribute>``)."""
+
+    def __init__(self, logical_id: str) -> None:
+        super().__init__()
+        self.logical_id = logical_id
+
+    def __missing__(self, attribute: str) -> str:
+        return f"<{self.logical_id}.{attribute}>"
+
+
+def deployed_with(template: dict, **parameters: str) -> Resolver:
+    """The template's values as CloudFormation resolves them for these parameters (the others at their
+    defaults), each resource's Ref standing for its logical id (``<Logical>``)."""
+    values = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()}
+    return Resolver(
+        parameters=values | parameters,
+        pseudo={"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws"}
+        | {"AWS::StackName": "rotation", "AWS::URLSuffix": "amazonaws.com"},
+        conditions=template["Conditions"],
+        resources={name: (f"<{name}>", Attributes(name)) for name in template["Resources"]},
+    )
+
+
 def test_the_schedule_retries_failed_starts_then_parks_them_in_the_dead_letter_queue(template):
-    schedule = state_machine(template)["Events"]["NightlyRotation"]["Properties"]
+    schedule = properties(template, SCHEDULE)["Target"]
     retry = schedule["RetryPolicy"]
     assert 1 <= retry["MaximumRetryAttempts"] <= 185
     assert 60 <= retry["MaximumEventAgeInSeconds"] <= 86400
     assert schedule["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]}}
     queue = properties(template, "ScheduleDeadLetterQueue")
     assert queue["MessageRetentionPeriod"] == 14 * 86400
+
+
+def test_the_stack_has_one_schedule_and_no_state_machine_schedules_itself(template):
+    """A second schedule (a SAM event on either state machine) would start a second nightly run, which
+    would contend with the first for the run lock and Chime's rate limit."""
+    assert set(resources(template, "AWS::Scheduler::Schedule")) == {SCHEDULE}
+    for machine in ("RotationStateMachine", "FleetStateMachine"):
+        assert "Events" not in properties(template, machine)
+
+
+@pytest.mark.parametrize(
+    ("fleet_targets", "machine"),
+    [("", "RotationStateMachine"), (json.dumps(FLEET_TARGETS), "FleetStateMachine")],
+    ids=["single-account", "fleet-hub"],
+)
+def test_the_fleet_hub_schedules_fleet_runs_and_the_alarm_follows(template, fleet_targets, machine):
+    """FleetTargets set makes the stack a fleet hub: its schedule starts FleetStateMachine (whose run takes
+    FleetTargets when the input names no Targets) with the same input, retries and dead-letter queue, its
+    role may start only that machine, and the no-successful-run alarm watches that machine and says so.
+    FleetTargets empty: the single-account state machine, as before fleet mode."""
+    deployed = deployed_with(template, FleetTargets=fleet_targets)
+    schedule = deployed.resolve(properties(template, SCHEDULE))
+    target = schedule["Target"]
+    assert target["Arn"] == f"<{machine}>"
+    assert json.loads(target["Input"]) == {"Trigger": "schedule"}
+    assert schedule["State"] == "ENABLED"
+    assert target["RoleArn"] == "<RotationStateMachineNightlyRotationRole.Arn>"
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 3600}
+    assert target["DeadLetterConfig"] == {"Arn": "<ScheduleDeadLetterQueue.Arn>"}
+    role = deployed.resolve(properties(template, "RotationStateMachineNightlyRotationRole"))
+    grants = [statement for policy in role["Policies"] for statement in policy["PolicyDocument"]["Statement"]]
+    assert [statement for statement in grants if statement["Action"] == "states:StartExecution"] == [
+        {"Action": "states:StartExecution", "Effect": "Allow", "Resource": f"<{machine}>"}
+    ]
+    alarm = deployed.resolve(properties(template, "NoSuccessfulRunAlarm"))
+    assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": f"<{machine}>"}]
+    assert ("FleetStateMachine" in alarm["AlarmDescription"]) is (machine == "FleetStateMachine")
 
 
 # Logs and traces
@@ -595,6 +696,18 @@ def test_the_deployed_dashboard_shows_the_deployed_alarms_and_state_machine(sand
     assert set(alarm_widget["properties"]["alarms"]) == alarm_arns
     machines = {metric[3] for metric in dashboard_metrics(body) if metric[0] == "AWS/States"}
     assert machines == {sandbox.stack.state_machine_arn, sandbox.stack.physical_ids["FleetStateMachine"]}
+
+
+def test_a_disabled_schedule_starts_no_run(sandbox_factory):
+    """ScheduleState DISABLED: EventBridge Scheduler keeps the schedule and starts nothing."""
+    sandbox = sandbox_factory(parameters={"ScheduleState": "DISABLED"})
+    sandbox.create_voice_connector("pbx", ["sip-a"])
+
+    assert sandbox.fire_schedules() == []
+    with pytest.raises(RuntimeError, match="started 0 runs"):
+        sandbox.fire_schedule()
+    stepfunctions = sandbox.client("stepfunctions")
+    assert stepfunctions.list_executions(stateMachineArn=sandbox.stack.state_machine_arn)["executions"] == []
 
 
 def test_the_deployed_schedule_retries_into_the_deployed_dead_letter_queue(sandbox):

@@ -261,9 +261,9 @@ def test_every_task_but_the_audit_is_caught_so_the_audit_is_always_published(sta
 
 
 def test_the_schedule_starts_runs_marked_as_scheduled(template):
-    schedule = state_machine(template)["Events"]["NightlyRotation"]
-    assert schedule["Type"] == "ScheduleV2"
-    assert json.loads(schedule["Properties"]["Input"]) == {"Trigger": "schedule"}
+    schedule = template["Resources"]["RotationStateMachineNightlyRotation"]
+    assert schedule["Type"] == "AWS::Scheduler::Schedule"
+    assert json.loads(schedule["Properties"]["Target"]["Input"]) == {"Trigger": "schedule"}
     assert schedule["Properties"]["ScheduleExpressionTimezone"] == {"Ref": "ScheduleTimezone"}
 
 

@@ -4,7 +4,8 @@ two Regions, through each account's spoke role, with the same per-connector task
 What each test holds: a dry run changes nothing anywhere; an applying run deletes only what is stale and
 issues successors into the spoke's own secrets, keyed in the hub's ledger by account and Region; a target
 whose spoke role cannot be assumed is reported while the rest complete; the fleet's limits refuse the run
-before anything is deleted anywhere; and inputs fleet mode cannot honour are refused by name.
+before anything is deleted anywhere; inputs fleet mode cannot honour are refused by name; and on a fleet
+hub (FleetTargets set) the nightly schedule starts fleet runs over FleetTargets, never single-account ones.
 """
 
 from dataclasses import dataclass
@@ -14,8 +15,8 @@ import pytest
 from credential_rotation.adapters.ledger import fleet_partition
 from credential_rotation.domain.targets import Target
 from sandbox.chime_emulator import chimesdkvoice_backends
-from sandbox.fleet import Fleet
-from sandbox.session import Sandbox
+from sandbox.fleet import Fleet, Hub
+from sandbox.session import Sandbox, state_machine_of
 
 REGIONS = ["us-east-1", "eu-west-1"]
 OLD, YOUNG = "sip-old", "sip-young"
@@ -237,3 +238,42 @@ def test_a_spoke_whose_trust_wants_another_external_id_is_refused_and_the_matchi
     assert event["Totals"]["Connectors"] == 1
     assert [failure["Target"] for failure in event["Failures"]] == [f"{other.account}/{other.region}"]
     assert event["Failures"][0]["Error"] == "SpokeRoleUnavailable"
+
+
+def test_on_a_fleet_hub_the_schedule_starts_fleet_runs_over_the_fleet_targets(sandbox_factory):
+    """The stack deployed with FleetTargets naming an OU: each night the schedule starts the fleet state
+    machine with its own input (no Targets, so the run takes FleetTargets), marked as scheduled; the second
+    night retires what went stale in every account and Region. The single-account machine never runs."""
+    hub = Hub(size=2, regions=tuple(REGIONS))
+    sandbox = sandbox_factory(parameters={"DryRun": "false", "GraceDays": 0, "MaxAgeDays": 90}, prepare=hub)
+    connectors = {}
+    for account in hub.accounts:
+        for region in REGIONS:
+            hub.fleet.deploy_spoke(account, region)
+            connectors[Target(account, region)] = hub.fleet.create_voice_connector(
+                account, region, f"pbx-{region}", [OLD]
+            )
+
+    nights = [sandbox.fire_schedule(deadline_seconds=300)]
+    sandbox.travel(days=100)
+    for target, vc in connectors.items():
+        hub.fleet.put_credentials(target.account, target.region, vc, [YOUNG])
+    nights.append(sandbox.fire_schedule(deadline_seconds=300))
+
+    fleet_machine = sandbox.stack.physical_ids["FleetStateMachine"]
+    assert [(state_machine_of(night.arn), night.status) for night in nights] == [
+        (fleet_machine, "SUCCEEDED"),
+        (fleet_machine, "SUCCEEDED"),
+    ], [(night.error, night.cause) for night in nights]
+    events = sandbox.audit_events()
+    assert [(event["ExecutionArn"], event["Trigger"]) for event in events] == [
+        (night.arn, "schedule") for night in nights
+    ]
+    everywhere = {f"{target.account}/{target.region}" for target in connectors}
+    assert [{entry["Target"] for entry in event["Targets"]} for event in events] == [everywhere, everywhere]
+    assert (events[0]["Totals"]["Deleted"], events[1]["Totals"]["Deleted"]) == (0, len(connectors))
+    assert {target: set(hub.fleet.usernames(target, vc)) for target, vc in connectors.items()} == {
+        target: {YOUNG} for target in connectors
+    }
+    single = sandbox.client("stepfunctions").list_executions(stateMachineArn=sandbox.stack.state_machine_arn)
+    assert single["executions"] == []

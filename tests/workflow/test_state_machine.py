@@ -5,6 +5,7 @@ import json
 import pytest
 
 from credential_rotation.adapters.chime_pace import TRIES
+from sandbox.session import state_machine_of
 from tests.support.sandbox import connector
 
 DELETE = "DeleteVoiceConnectorTerminationCredentials"
@@ -103,6 +104,12 @@ def test_the_stack_default_is_a_dry_run(sandbox, fleet, audit_schema):
 
     event = published(sandbox, audit_schema)
     assert (execution.status, event["Trigger"], event["DryRun"]) == ("SUCCEEDED", "schedule", True)
+    # FleetTargets is empty: the schedule starts single-account runs, and no fleet run.
+    assert state_machine_of(execution.arn) == sandbox.stack.state_machine_arn
+    fleet_runs = sandbox.client("stepfunctions").list_executions(
+        stateMachineArn=sandbox.stack.physical_ids["FleetStateMachine"]
+    )
+    assert fleet_runs["executions"] == []
     assert sorted(sandbox.usernames(fleet.ids["pbx"])) == ["sip-new", "sip-old"]
 
 
