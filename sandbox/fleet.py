@@ -16,8 +16,8 @@ would in AWS.
 
 An account's call detail records reach the hub as fleet/spoke.yaml sends them (``forward_call_records``):
 its CDR bucket's events go through the spoke's forwarding rule to the hub's event bus, which lets them in
-under the hub template's bus policy (``admit_organization_events``), and a phone system in the account
-(``phone``) writes the records.
+under the hub template's bus policy (a ``Hub`` deployed with ``admit_call_records``), and a phone system
+in the account (``phone``) writes the records.
 
 An account and Region can also be taken down (``outage``): its Chime SDK Voice calls answer
 ServiceUnavailableException, all of them or only some operations, until the outage ends.
@@ -46,7 +46,7 @@ from moto.sts.models import STSBackend
 from credential_rotation.domain.targets import SPOKE_ROLE_NAME_PREFIX, Target
 from sandbox.chime_emulator import ERROR_STATUS, ROUTES, ChimeVoiceError, chimesdkvoice_backends
 from sandbox.phone_system import PhoneSystem
-from sandbox.stack import ACCOUNT_ID, REGION, put_bus_policy
+from sandbox.stack import REGION
 from sandbox.template import REPOSITORY, Resolver, load_template
 
 if TYPE_CHECKING:
@@ -151,19 +151,6 @@ class Fleet:
             AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
         )
         return str(role["Role"]["Arn"])
-
-    def admit_organization_events(self) -> str:
-        """The hub template's FleetCallRecordsBusPolicy, as deployed with FleetOrganizationId set to the
-        sandbox's organization (which exists only after the sandbox's stack): its id."""
-        organization = self._sandbox.client("organizations").describe_organization()["Organization"]["Id"]
-        stack = self._sandbox.stack
-        resolver = Resolver(
-            parameters=dict(stack.parameters) | {"FleetOrganizationId": organization},
-            pseudo=_pseudo(ACCOUNT_ID, REGION, stack.name),
-        )
-        policy = load_template()["Resources"]["FleetCallRecordsBusPolicy"]["Properties"]
-        put_bus_policy(self._sandbox.client("events"), resolver.resolve(policy))
-        return str(organization)
 
     def forward_call_records(self, account: str, bucket_region: str, regions: list[str]) -> str:
         """The account's CDR bucket in ``bucket_region`` (EventBridge notifications on), named in Chime's
@@ -288,6 +275,9 @@ class Hub:
 
     size: int
     regions: tuple[str, ...]
+    # FleetOrganizationId set to the organization: its accounts may put their call records' events on the
+    # hub's bus (the template's FleetCallRecordsBusPolicy).
+    admit_call_records: bool = False
     ou: str = ""
     accounts: list[str] = field(default_factory=list)
     _fleet: Fleet | None = None
@@ -295,7 +285,11 @@ class Hub:
     def __call__(self, sandbox: "Sandbox") -> dict[str, Any]:
         self._fleet = Fleet(sandbox)
         self.ou, self.accounts = self._fleet.organization(self.size)
-        return {"FleetTargets": self.targets}
+        parameters: dict[str, Any] = {"FleetTargets": self.targets}
+        if self.admit_call_records:
+            organizations = sandbox.client("organizations")
+            parameters["FleetOrganizationId"] = organizations.describe_organization()["Organization"]["Id"]
+        return parameters
 
     @property
     def targets(self) -> dict[str, Any]:

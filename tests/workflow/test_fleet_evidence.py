@@ -10,7 +10,7 @@ its account's would find its usernames unused on fresh evidence and lose them.
 from datetime import timedelta
 
 from credential_rotation.domain.targets import Target
-from sandbox.fleet import Fleet
+from sandbox.fleet import Fleet, Hub
 from sandbox.phone_system import call_record
 from sandbox.session import Sandbox
 
@@ -19,20 +19,26 @@ OLD, YOUNG = "sip-old", "sip-young"
 APPLYING = {"DryRun": False, "GraceDays": 0, "MaxAgeDays": 90, "QuietDays": 14}
 
 
-def dated_connectors(sandbox: Sandbox, fleet: Fleet, accounts: list[str], ou: str) -> dict[Target, str]:
+def hub(sandbox_factory, accounts: int, admit_call_records: bool = True) -> tuple[Sandbox, Hub]:
+    """A fleet hub over an OU of ``accounts`` accounts, deployed with FleetOrganizationId (its bus policy
+    lets the organization's call records in) unless ``admit_call_records`` is False."""
+    made = Hub(size=accounts, regions=(REGION,), admit_call_records=admit_call_records)
+    return sandbox_factory(parameters={"DryRun": "true"}, prepare=made), made
+
+
+def dated_connectors(sandbox: Sandbox, fleet: Fleet, accounts: list[str]) -> dict[Target, str]:
     """One connector per account whose credentials are 100 days old (OLD) and 10 days old (YOUNG), dated
-    by two dry runs of the fleet."""
+    by two dry runs of the fleet (over FleetTargets)."""
     connectors = {}
     for account in accounts:
         fleet.deploy_spoke(account, REGION)
         target = Target(account, REGION)
         connectors[target] = fleet.create_voice_connector(account, REGION, "pbx", [OLD])
-    dry_run = {"Targets": {"OrganizationalUnitIds": [ou], "Regions": [REGION]}, "DryRun": True}
-    assert sandbox.wait(sandbox.start_fleet(dry_run)).status == "SUCCEEDED"
+    assert sandbox.wait(sandbox.start_fleet({"DryRun": True})).status == "SUCCEEDED"
     sandbox.travel(days=90)
     for target, vc in connectors.items():
         fleet.put_credentials(target.account, REGION, vc, [YOUNG])
-    assert sandbox.wait(sandbox.start_fleet(dry_run)).status == "SUCCEEDED"
+    assert sandbox.wait(sandbox.start_fleet({"DryRun": True})).status == "SUCCEEDED"
     sandbox.travel(days=10)
     return connectors
 
@@ -55,11 +61,10 @@ def entries(sandbox: Sandbox, event: dict) -> dict[str, dict]:
 
 
 def test_each_accounts_records_decide_for_its_own_connectors_only(sandbox_factory):
-    sandbox = sandbox_factory(parameters={"DryRun": "true"})
-    fleet = Fleet(sandbox)
-    ou, (in_use, switched, silent) = fleet.organization(3)
-    connectors = dated_connectors(sandbox, fleet, [in_use, switched, silent], ou)
-    fleet.admit_organization_events()
+    sandbox, made = hub(sandbox_factory, 3)
+    fleet = made.fleet
+    in_use, switched, silent = made.accounts
+    connectors = dated_connectors(sandbox, fleet, made.accounts)
     for account in (in_use, switched):
         fleet.forward_call_records(account, REGION, [REGION])
     # The PBX of `in_use` still calls with the old credential; `switched`'s calls with the young one only;
@@ -77,10 +82,7 @@ def test_each_accounts_records_decide_for_its_own_connectors_only(sandbox_factor
     assert drained.succeeded > 0, drained
     assert not sandbox.dead_letters()
 
-    execution = sandbox.wait(
-        sandbox.start_fleet({"Targets": {"OrganizationalUnitIds": [ou], "Regions": [REGION]}, **APPLYING}),
-        deadline_seconds=300,
-    )
+    execution = sandbox.wait(sandbox.start_fleet(APPLYING), deadline_seconds=300)
 
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
     (event,) = [event for event in sandbox.audit_events() if event["ExecutionArn"] == execution.arn]
@@ -99,11 +101,10 @@ def test_each_accounts_records_decide_for_its_own_connectors_only(sandbox_factor
 def test_records_that_claim_another_account_are_refused_and_hold_every_evidence_based_deletion(
     sandbox_factory,
 ):
-    sandbox = sandbox_factory(parameters={"DryRun": "true"})
-    fleet = Fleet(sandbox)
-    ou, (victim, forger) = fleet.organization(2)
-    connectors = dated_connectors(sandbox, fleet, [victim, forger], ou)
-    fleet.admit_organization_events()
+    sandbox, made = hub(sandbox_factory, 2)
+    fleet = made.fleet
+    victim, forger = made.accounts
+    connectors = dated_connectors(sandbox, fleet, made.accounts)
     forger_bucket = fleet.forward_call_records(forger, REGION, [REGION])
     fleet.forward_call_records(victim, REGION, [REGION])
     (victim_vc,) = [vc for target, vc in connectors.items() if target.account == victim]
@@ -116,10 +117,7 @@ def test_records_that_claim_another_account_are_refused_and_hold_every_evidence_
     sandbox.index_call_records()
 
     assert len(sandbox.dead_letters()) == 1
-    execution = sandbox.wait(
-        sandbox.start_fleet({"Targets": {"OrganizationalUnitIds": [ou], "Regions": [REGION]}, **APPLYING}),
-        deadline_seconds=300,
-    )
+    execution = sandbox.wait(sandbox.start_fleet(APPLYING), deadline_seconds=300)
 
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
     (event,) = [event for event in sandbox.audit_events() if event["ExecutionArn"] == execution.arn]
@@ -134,10 +132,10 @@ def test_records_that_claim_another_account_are_refused_and_hold_every_evidence_
 
 
 def test_without_the_hubs_bus_policy_no_account_gets_its_records_in(sandbox_factory):
-    sandbox = sandbox_factory(parameters={"DryRun": "true"})
-    fleet = Fleet(sandbox)
-    ou, (account,) = fleet.organization(1)
-    connectors = dated_connectors(sandbox, fleet, [account], ou)
+    sandbox, made = hub(sandbox_factory, 1, admit_call_records=False)
+    fleet = made.fleet
+    (account,) = made.accounts
+    connectors = dated_connectors(sandbox, fleet, made.accounts)
     fleet.forward_call_records(account, REGION, [REGION])
     ((target, vc),) = connectors.items()
     call(fleet, target, vc, YOUNG, sandbox.now() - timedelta(hours=1))
