@@ -26,7 +26,8 @@ operator would have to run: 10 executions of 100, each naming its connectors in 
 one after the other (the run lock allows one applying run at a time; the sandbox's clock passes the
 ended run's lease between them). Its per-connector figures sum over the 10 executions. Single-account mode
 also runs the rollback watch (WaitAfterDeleting, then CheckConnector on each connector it deleted on, at
-the stack's default ``WatchMinutes`` 10, in virtual time); fleet mode has none yet.
+the stack's default ``WatchMinutes`` 10, in virtual time); fleet mode runs it too (WatchFleet, a third
+Distributed Map), since after the README's fleet rows were measured.
 
 **State transitions, as AWS bills Standard workflows.** Counted from the execution histories:
 
@@ -977,7 +978,8 @@ def report(
         "wall time rounded up to 100 ms, one 64 MB block (an estimate). Single-account mode processes at "
         f"most {MAX_VOICE_CONNECTORS} connectors a run: more are measured as runs of "
         f"{MAX_VOICE_CONNECTORS} naming their VoiceConnectorIds, as ResolveRun asks. Single-account mode "
-        "also runs the rollback watch (CheckConnector per connector deleted on); fleet mode has none yet.",
+        "also runs the rollback watch (CheckConnector per connector deleted on); so does fleet mode "
+        "(WatchFleet).",
         "",
         *main_table(measurements, memory_mb),
         "",

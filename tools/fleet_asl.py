@@ -1,9 +1,10 @@
 """Builds statemachine/fleet.asl.json from statemachine/rotation.asl.json: `make asl` writes it, and a test
 fails when the committed file is not what this builds (tests/template/test_fleet_asl.py).
 
-A fleet run judges and changes each connector with single-account mode's own states: the planning child is
-the PlanConnector state, and the apply child is ApplyPlans' item processor, each task told the account and
-Region of its connector (``Account``, ``Region``). Deriving them keeps every retry policy, catch and
+A fleet run judges, changes and watches each connector with single-account mode's own states: the planning
+child is the PlanConnector state, the apply child is ApplyPlans' item processor and the watch child is
+WatchConnectors' item processor, each task told the account and Region of its connector (``Account``,
+``Region``). Deriving them keeps every retry policy, catch and
 safety choice in one place; what only the fleet has (discovery, the limits over the whole fleet, the
 result records, the fleet's audit) is written out here.
 """
@@ -99,19 +100,37 @@ def _plan_child(single: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _apply_child(single: dict[str, Any]) -> dict[str, Any]:
-    processor = copy.deepcopy(single["States"]["ApplyPlans"]["ItemProcessor"])
+def _child(single: dict[str, Any], map_name: str, phase: str) -> dict[str, Any]:
+    """A single-account Map's item processor as a fleet child: every task told where the connector is, and
+    every ending state recording the connector's result."""
+    processor = copy.deepcopy(single["States"][map_name]["ItemProcessor"])
     states = processor["States"]
     for name, state in states.items():
         if state["Type"] == "Task":
             state["Parameters"] = {**state["Parameters"], **WHERE}
         elif state["Type"] == "Pass" and state.get("End"):
-            # ConnectorDone and every *Failed state: the same result, with the connector's place, recorded
-            # by the state itself (a Pass then a recording Task would cost each connector one more state
-            # transition, for nothing).
-            states[name] = _record("apply", {**state["Parameters"], **WHERE})
+            # ConnectorDone, Watched and every *Failed state: the same result, with the connector's place,
+            # recorded by the state itself (a Pass then a recording Task would cost each connector one more
+            # state transition, for nothing).
+            states[name] = _record(phase, {**state["Parameters"], **WHERE})
     processor["ProcessorConfig"] = {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
     return processor
+
+
+def _apply_child(single: dict[str, Any]) -> dict[str, Any]:
+    return _child(single, "ApplyPlans", "apply")
+
+
+def _watch_child(single: dict[str, Any]) -> dict[str, Any]:
+    return _child(single, "WatchConnectors", "watch")
+
+
+def _watch_item_selector(single: dict[str, Any]) -> dict[str, Any]:
+    """Single-account mode's watch item, from an item of the watch file (an object, not an id); ``Item``
+    carries the connector's account and Region to the tasks (WHERE)."""
+    selector = copy.deepcopy(single["States"]["WatchConnectors"]["ItemSelector"])
+    selector["VoiceConnectorId.$"] = "$$.Map.Item.Value.VoiceConnectorId"
+    return {"Item.$": "$$.Map.Item.Value", **selector}
 
 
 def _item_reader(location: str) -> dict[str, Any]:
@@ -260,6 +279,36 @@ def build(single: dict[str, Any]) -> dict[str, Any]:
             "ResultWriter": _result_writer("apply"),
             "ResultPath": "$.ApplyMap",
             "Catch": _to_publish("$.RunError"),
+            "Next": "SelectWatched",
+        },
+        "SelectWatched": {
+            "Type": "Task",
+            "Resource": "${FleetRunFunctionArn}",
+            "Comment": "The rollback watch: the connectors this run deleted on, from the apply children's "
+            "records, written as the watch Map's item file (none, or WatchMinutes 0: no wait).",
+            "Parameters": {"Step": "SelectWatched", "Run.$": "$.Run"},
+            "ResultPath": "$.WatchSelection",
+            "Retry": [S3_FAULTS, TRANSIENT_LAMBDA_ERRORS],
+            "Catch": _to_publish("$.WatchError"),
+            "Next": "WatchAnything",
+        },
+        "WatchAnything": {**copy.deepcopy(single["States"]["WatchAnything"]), "Default": "PublishFleetAudit"},
+        # Once for the whole run, never per child: a wait in each child would hold MaxConcurrency workers
+        # for WatchMinutes each, and 1,000 connectors would outlast the run's TimeoutSeconds.
+        "WaitAfterDeleting": {**copy.deepcopy(single["States"]["WaitAfterDeleting"]), "Next": "WatchFleet"},
+        "WatchFleet": {
+            "Type": "Map",
+            "Comment": "One child per connector the run deleted on: single-account mode's own watch states, "
+            "through the connector's spoke role (its metrics and credentials are in its own account). A "
+            "watch that fails is recorded on its connector; the others go on.",
+            "ItemReader": _item_reader("$.WatchSelection.Items"),
+            "ItemSelector": _watch_item_selector(single),
+            "ItemProcessor": _watch_child(single),
+            "MaxConcurrencyPath": "$.Run.MaxConcurrency",
+            "ToleratedFailureCount": 10000,
+            "ResultWriter": _result_writer("watch"),
+            "ResultPath": "$.WatchMap",
+            "Catch": _to_publish("$.WatchError"),
             "Next": "PublishFleetAudit",
         },
         "PublishFleetAudit": publish,
@@ -279,7 +328,8 @@ def build(single: dict[str, Any]) -> dict[str, Any]:
         "Comment": "Rotate the termination credentials of every voice connector of a fleet (accounts by "
         "Regions, through each account's spoke role): discover, plan every connector in a Distributed Map, "
         "hold the fleet's plans to MaxDeletions and MaxDeletionsPerAccount, then (unless dry run) apply "
-        "each connector's plan in a second Distributed Map, and publish one audit event.",
+        "each connector's plan in a second Distributed Map, watch the connectors it deleted on in a third "
+        "(after one wait of WatchMinutes), and publish one audit event.",
         "StartAt": "CaptureExecution",
         "TimeoutSeconds": 3600,
         "States": states,

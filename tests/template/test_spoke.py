@@ -1,7 +1,8 @@
 """fleet/spoke.yaml, the role a fleet hub assumes in each account and Region, read as a document: a plain
 CloudFormation template that cfn-lint accepts, a role name that cannot collide with the hub's, a trust that
 names only the hub roles the hub lets assume it, under an organization or external id, and exactly the
-actions the hub's tasks call on a spoke's voice connectors and secrets, each as narrow as AWS allows."""
+actions the hub's tasks call on a spoke's voice connectors, their call metrics and secrets, each as narrow as
+AWS allows."""
 
 import fnmatch
 import itertools
@@ -23,7 +24,7 @@ ROLE_NAME_PREFIX = "vc-credential-rotation-spoke-"
 NO_VALUE = {"Ref": "AWS::NoValue"}
 
 # What the hub's tasks call in a spoke, from the adapters the hub builds over the spoke role's session
-# (runtime/wiring.py: the voice connectors and the connectors' secrets), and why.
+# (runtime/wiring.py: the voice connectors, the connectors' secrets and call metrics), and why.
 EXPECTED_ACTIONS = {
     # chime.py voice_connector_ids: FleetRun's discovery finds each target's connectors.
     "chime:ListVoiceConnectors",
@@ -40,6 +41,8 @@ EXPECTED_ACTIONS = {
     "secretsmanager:PutSecretValue",
     "secretsmanager:GetSecretValue",
     "secretsmanager:UpdateSecretVersionStage",
+    # connector_health.py outbound: the rollback watch's Check reads a connector's call metrics.
+    "cloudwatch:GetMetricData",
 }
 # Only with a customer managed key for the secrets, and only through Secrets Manager.
 KEY_ACTIONS = {"kms:Decrypt", "kms:GenerateDataKey"}
@@ -48,22 +51,27 @@ KEY_ACTIONS = {"kms:Decrypt", "kms:GenerateDataKey"}
 CALL_RECORD_ACTIONS = {"chime:GetGlobalSettings", "s3:GetObject"}
 # Calls of those adapters that no task makes in a spoke: the backfill lists this account's bucket only.
 NOT_CALLED_IN_A_SPOKE = {"s3:ListObjectsV2"}
-# The adapters built over a spoke session (wiring._SpokeAdapters), by module and IAM service prefix. The
-# rollback watch's metrics (connector_health.py) are not among them: the fleet state machine runs no watch.
-SPOKE_ADAPTERS = {"chime.py": "chime", "secret_store.py": "secretsmanager", "call_record_store.py": "s3"}
+# The adapters built over a spoke session (wiring._SpokeAdapters), by module and IAM service prefix.
+SPOKE_ADAPTERS = {
+    "chime.py": "chime",
+    "secret_store.py": "secretsmanager",
+    "connector_health.py": "cloudwatch",
+    "call_record_store.py": "s3",
+}
 # The hub's roles that the hub allows to assume a spoke role (AssumeRole on vc-credential-rotation-spoke-*).
 TRUSTED_HUB_ROLES = {
     "FleetRunRole",
     "PlanConnectorRole",
     "IssueSuccessorRole",
     "DeleteCredentialsRole",
+    "WatchDeletionsRole",
     "IndexCallRecordsRole",
 }
 # The hub's roles that make those calls in the hub's own account only: ResolveRun (single-account mode) and
 # the call-record backfill (GetGlobalSettings, ListVoiceConnectors).
 HUB_ONLY_ROLES = {"ResolveRunRole", "BackfillCallRecordsRole"}
 # AWS forces "*" on these: they support no resource-level permission.
-UNSCOPED_ACTIONS = {"chime:ListVoiceConnectors", "chime:GetGlobalSettings"}
+UNSCOPED_ACTIONS = {"chime:ListVoiceConnectors", "cloudwatch:GetMetricData", "chime:GetGlobalSettings"}
 SECRETS_ARN = (
     "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretNamePrefix}*"
 )

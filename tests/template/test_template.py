@@ -473,7 +473,8 @@ EXPECTED_ACTIONS = {
         "dynamodb:DeleteItem",
     },
     "ReleaseRunLockFunction": {"dynamodb:UpdateItem"},
-    "WatchDeletionsFunction": {"cloudwatch:GetMetricData"},
+    # Fleet mode: a connector's metrics in its own account and Region, through its spoke role.
+    "WatchDeletionsFunction": {ASSUME_SPOKE_ROLE, "cloudwatch:GetMetricData"},
     # The index's own rows only (test_the_indexer_writes_only_the_call_index_rows).
     "IndexCallRecordsFunction": {
         # A fleet account's records, read through its spoke role.

@@ -1,6 +1,7 @@
 """FleetRun tasks: a fleet run's own steps, named by the state machine (``Step``), as IssueSuccessor's
 four steps are: ResolveFleet (input, Targets, discovery, lock), RecordResult (what a child workflow ended
-with) and CheckFleetLimits (the fleet's plans against MaxDeletions and MaxDeletionsPerAccount)."""
+with), CheckFleetLimits (the fleet's plans against MaxDeletions and MaxDeletionsPerAccount) and
+SelectWatched (the connectors the run deleted on, for the rollback watch)."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -15,10 +16,11 @@ from credential_rotation.runtime import wiring
 from credential_rotation.runtime.config import get_settings
 from credential_rotation.runtime.task import task
 from credential_rotation.tasks.fleet import check_fleet_limits, record_result, start_fleet_run
+from credential_rotation.tasks.fleet_watch import WATCH_PHASE, select_fleet_watched
 from credential_rotation.tasks.starting import Refusal
 
 logger = Logger()
-PHASES = ("plan", "apply")
+PHASES = ("plan", "apply", WATCH_PHASE)
 
 
 @task(logger)
@@ -35,10 +37,16 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "Fleet plans checked", extra={"planned": checked.planned, "to_apply": checked.items.count}
         )
         return checked.to_wire()
+    if step == "SelectWatched":
+        selection = select_fleet_watched(FleetRun.parse(event.get("Run")), wiring.fleet_records())
+        logger.info(
+            "Deletions to watch", extra={"voice_connectors": selection.items.count if selection.items else 0}
+        )
+        return selection.to_wire()
     if step == "RecordResult":
         return _record(event)
     raise MalformedTaskInput(
-        "FleetRun task input: Step: must be ResolveFleet, CheckFleetLimits or RecordResult"
+        "FleetRun task input: Step: must be ResolveFleet, CheckFleetLimits, SelectWatched or RecordResult"
     )
 
 
@@ -71,7 +79,7 @@ def _record(event: dict[str, Any]) -> dict[str, Any]:
     phase, result, execution_arn = event.get("Phase"), event.get("Result"), event.get("ExecutionArn")
     if phase not in PHASES or not isinstance(result, dict) or not isinstance(execution_arn, str):
         raise MalformedTaskInput(
-            "FleetRun task input: Phase (plan or apply), Result (an object) and ExecutionArn: required"
+            "FleetRun task input: Phase (plan, apply or watch), Result (an object) and ExecutionArn: required"
         )
     ref = record_result(execution_arn, phase, result, wiring.fleet_records())
     # The Map's own result stays small: the record's key, not the connector's change.

@@ -66,7 +66,15 @@ def _publish_fleet(state: dict[str, Any]) -> dict[str, Any]:
         wiring.audit_topic(),
         datetime.now(UTC),
         publish_fleet_run_metrics,
+        wiring.alert_topic(),
     )
+    summary = published["Summary"]
+    if "Paged" in summary:
+        logger.warning(
+            "Alert paged", extra={"subject": summary["Paged"], "error": summary.get("PageNotSent")}
+        )
+    if "PageNotSent" in summary:
+        logger.error("Alert not paged", extra={"error": summary["PageNotSent"]})
     if "MetricsNotEmitted" in published["Summary"]:
         logger.error("Run metrics not emitted", extra={"error": published["Summary"]["MetricsNotEmitted"]})
     logger.info(

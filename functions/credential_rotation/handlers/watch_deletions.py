@@ -1,6 +1,7 @@
 """WatchDeletions tasks: which connectors a run deleted on (Step "Select"), and, after the wait, whether a
 deletion broke one (Step "Check"). Reads metrics only: putting a credential back is the issuing
-function's (Step "RestoreDeleted" there), the one function that reads credentials' values."""
+function's (Step "RestoreDeleted" there), the one function that reads credentials' values. In fleet mode
+Check reads the metrics in the connector's account and Region, through its spoke role."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +29,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if step == "Check":
         check = WatchRequest.parse({key: value for key, value in event.items() if key != "Step"})
         logger.append_keys(voice_connector_id=check.voice_connector_id)
-        result = watch_connector(check, wiring.connector_health(), datetime.now(UTC))
+        result = watch_connector(check, wiring.connector_health(check.target), datetime.now(UTC))
         logger.info(
             "Connector watched",
             extra={

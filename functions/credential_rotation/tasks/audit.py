@@ -108,7 +108,7 @@ def _connector_entry(
     }
 
 
-def _watch_entry(
+def watch_entry(
     watch: Mapping[str, Any] | None, records: RunRecords, execution_arn: str
 ) -> dict[str, Any] | None:
     """What the rollback watch saw on a connector and what it put back (None: not watched)."""
@@ -173,7 +173,7 @@ def build_report(
         _connector_entry(
             summary, changes.get(summary["VoiceConnectorId"], {}), records, state["ExecutionArn"]
         )
-        | {"Watch": _watch_entry(watches.get(summary["VoiceConnectorId"]), records, state["ExecutionArn"])}
+        | {"Watch": watch_entry(watches.get(summary["VoiceConnectorId"]), records, state["ExecutionArn"])}
         for summary in state.get("Plans") or []
     ]
     run_error = error_entry(state.get("RunError") or (refusal or {}).get("Refused"))
@@ -232,7 +232,7 @@ def _event_evidence(evidence: Mapping[str, Any] | None) -> dict[str, Any] | None
     return {"State": evidence["State"], "Why": _plain(why, MAX_EVENT_CAUSE_CHARACTERS) if why else None}
 
 
-def _event_watch(watch: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def event_watch(watch: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """The watch's verdict and counts; the report names what was put back."""
     if not watch:
         return None
@@ -250,7 +250,7 @@ def _event_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     event_entry = {key: value for key, value in entry.items() if key not in REPORT_ONLY}
     event_entry["LedgerProblems"] = len(entry["LedgerProblems"])
     event_entry["Evidence"] = _event_evidence(entry.get("Evidence"))
-    event_entry["Watch"] = _event_watch(entry.get("Watch"))
+    event_entry["Watch"] = event_watch(entry.get("Watch"))
     event_entry["Error"] = _event_error(entry["Error"])
     if entry["Issued"]:
         event_entry["Issued"] = {

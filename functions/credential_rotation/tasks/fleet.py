@@ -132,10 +132,8 @@ def start_fleet_run(
                 f"{MAX_FLEET_CONNECTORS}: split the Targets across several schedules"
             )
         fleet_run = FleetRun(
-            **run.model_dump(exclude={"voice_connector_ids", "watch_seconds"}),
+            **run.model_dump(exclude={"voice_connector_ids"}),
             voice_connector_ids=(),
-            # The rollback watch reads each connector's metrics in its own account: not in fleet mode yet.
-            watch_seconds=0,
             max_deletions_per_account=per_account,
             targets=len(resolved),
         )

@@ -3,11 +3,14 @@
 Built from what the run left in the audit bucket, not from the execution's state: the discovery record,
 the item files, every plan, and every child workflow's result. An item with neither a plan nor a result
 is reported as lost (``ResultMissing``), so that nothing a run was given goes unaccounted for; an apply
-item whose outcome record is not the one its task wrote is reported with ``RunRecordMismatch``.
+item whose outcome record is not the one its task wrote is reported with ``RunRecordMismatch``. The
+rollback watch's result is on each watched connector (fleet_watch_audit.py).
 
-The event counts per account and Region and names every failure and every deletion; when that would
-outgrow SNS's limit, the deletions and then the failures are cut from the end and the counts of what was
-cut say so (the report, under Object Lock, always has everything).
+The event counts per account and Region and names every failure and every deletion, each deletion with
+its watch's verdict; when that would outgrow SNS's limit, the deletions (those a watch found broken last)
+and then the failures are cut from the end and the counts of what was cut say so (the report, under Object
+Lock, always has everything). A deletion that broke a connector's calls, or a watch that failed, pages the
+alerts topic.
 """
 
 import json
@@ -19,9 +22,18 @@ from credential_rotation.domain.errors import RunRecordMismatch
 from credential_rotation.domain.fleet import DiscoveryRecord, FleetItem, FleetRun, ItemsLocation
 from credential_rotation.domain.models import OutcomeRecord, PlanRecord, RecordRef, ReportLocation
 from credential_rotation.domain.record_keys import report_key
-from credential_rotation.ports import AuditPublisher, FleetDocuments, RunLock, RunRecords
+from credential_rotation.ports import AlertPager, AuditPublisher, FleetDocuments, RunLock, RunRecords
 from credential_rotation.tasks.audit import MAX_MESSAGE_BYTES, error_entry
 from credential_rotation.tasks.fleet import fleet_plans, run_prefix
+from credential_rotation.tasks.fleet_watch import WATCH_PHASE
+from credential_rotation.tasks.fleet_watch_audit import (
+    connector_watch,
+    in_event,
+    needs_a_person,
+    run_watch_error,
+    watch_page,
+    watch_totals,
+)
 from credential_rotation.tasks.publishing import quietly
 
 FLEET_EVENT_SCHEMA = "fleet-1.0"
@@ -48,7 +60,7 @@ def build_fleet_report(
         FleetItem.model_validate(item)
         for item in documents.items(ItemsLocation.model_validate(state["Items"]).ref)
     ]
-    run_error = error_entry(state.get("RunError"))
+    run_error = error_entry(state.get("RunError")) or run_watch_error(state)
     try:
         plans = {
             (target.account, target.region, plan.voice_connector_id): plan
@@ -60,6 +72,7 @@ def build_fleet_report(
         plans = {}
         run_error = run_error or error_entry({"Error": type(mismatch).__name__, "Cause": str(mismatch)})
     results: dict[str, dict[tuple[str, str, str], dict[str, Any]]] = {"plan": {}, "apply": {}}
+    results[WATCH_PHASE] = {}
     for _, document in documents.documents(f"{prefix}fleet/results/"):
         if document.get("ExecutionArn") == run.execution_arn and document.get("Phase") in results:
             results[document["Phase"]][_where(document)] = document
@@ -71,7 +84,26 @@ def build_fleet_report(
         if applying
         else set()
     )
-    connectors = [_connector(item, plans, results, applied, records, run.execution_arn) for item in items]
+    # The connectors the watch Map was given: each owes a watch result.
+    selection = state.get("WatchSelection")
+    watched = (
+        {_where(item) for item in documents.items(ItemsLocation.model_validate(selection["Items"]).ref)}
+        if isinstance(selection, dict) and selection.get("Items")
+        else set()
+    )
+    connectors = [
+        _connector(item, plans, results, applied, records, run.execution_arn)
+        | {
+            "Watch": connector_watch(
+                (item.account, item.region, item.voice_connector_id),
+                watched,
+                results[WATCH_PHASE],
+                records,
+                run.execution_arn,
+            )
+        }
+        for item in items
+    ]
     return {
         "Schema": FLEET_REPORT_SCHEMA,
         "ExecutionArn": run.execution_arn,
@@ -164,11 +196,16 @@ def build_fleet_event(report: Mapping[str, Any], location: ReportLocation) -> di
             failures.append(
                 {"Target": name, "VoiceConnectorId": entry["VoiceConnectorId"]}
                 | {"Step": entry["Error"].get("Step"), "Error": entry["Error"]["Error"]}
+                # Watched although it failed: its delete step failed, and may have deleted first.
+                | in_event(entry)
             )
         if entry["Deleted"]:
             deletions.append(
                 {"Target": name, "VoiceConnectorId": entry["VoiceConnectorId"], "Deleted": entry["Deleted"]}
+                | {"Watch": in_event(entry).get("Watch")}
             )
+    # The deletions a watch found broken (or could not judge) first: the last to be cut to fit.
+    deletions.sort(key=lambda deletion: not needs_a_person(deletion["Watch"]))
     failed = sum(1 for entry in connectors if entry["Error"]) + len(report["TargetFailures"])
     units = len(connectors) + len(report["TargetFailures"])
     event = {
@@ -192,6 +229,7 @@ def build_fleet_event(report: Mapping[str, Any], location: ReportLocation) -> di
             "Deleted": sum(len(entry["Deleted"]) for entry in connectors),
             "Issued": sum(1 for entry in connectors if entry["Issued"]),
         },
+        "WatchTotals": watch_totals(connectors),
         "Targets": [{"Target": name} | counts for name, counts in sorted(per_target.items())],
         "Failures": failures,
         "Deletions": deletions,
@@ -228,11 +266,12 @@ def publish_fleet(
     topic: AuditPublisher,
     now: datetime,
     emit_metrics: Callable[[Mapping[str, Any]], None],
+    pager: AlertPager | None = None,
 ) -> dict[str, Any]:
     """The fleet's report (Object Lock) and its one audit event; the lock released before the publish, as
     in single-account mode, and nothing after the publish may fail the task (a retry would publish twice):
-    the run's metrics are emitted after it, quietly. A refused run has no Run: its event says why and
-    counts nothing."""
+    the run's metrics and the watch's page go after it, quietly. A refused run has no Run: its event says
+    why and counts nothing."""
     if isinstance(state.get("Run"), dict) and "Discovery" in state:
         report = build_fleet_report(state, documents, records, now)
     else:
@@ -251,6 +290,12 @@ def publish_fleet(
     metrics_not_emitted = quietly(lambda: emit_metrics(report))
     if metrics_not_emitted:
         summary["MetricsNotEmitted"] = metrics_not_emitted
+    page = watch_page(report, event) if pager is not None else None
+    if pager is not None and page is not None:
+        summary["Paged"] = page[0]
+        page_not_sent = quietly(lambda: pager.page(*page))
+        if page_not_sent:
+            summary["PageNotSent"] = page_not_sent
     return {
         "Outcome": "FAILED" if failed else "SUCCEEDED",
         "Error": (event["Error"] or {}).get("Error") or ("ConnectorsFailed" if failed else None),

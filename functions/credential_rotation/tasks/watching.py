@@ -40,16 +40,16 @@ BASELINE = timedelta(days=7)
 
 def select_watched(changes: Iterable[Mapping[str, Any]], watch_seconds: int) -> WatchSelection:
     """The connectors with a deletion (a failed one included: it may have deleted before it failed)."""
-    watched = tuple(
-        change["VoiceConnectorId"]
-        for change in changes
-        if isinstance(change.get("VoiceConnectorId"), str)
-        and (
-            int((change.get("Deletion") or {}).get("Deleted", 0)) > 0
-            or change.get("Step") == "DeleteCredentials"
-        )
-    )
+    watched = tuple(change["VoiceConnectorId"] for change in changes if deleted_on(change))
     return WatchSelection(watch_seconds=watch_seconds if watched else 0, voice_connector_ids=watched)
+
+
+def deleted_on(change: Mapping[str, Any]) -> bool:
+    """Whether a connector's change (as its apply states ended it) may have deleted a credential: the same
+    test in both modes, so that a fleet run watches what a single-account run would."""
+    return isinstance(change.get("VoiceConnectorId"), str) and (
+        int((change.get("Deletion") or {}).get("Deleted", 0)) > 0 or change.get("Step") == "DeleteCredentials"
+    )
 
 
 def watch_connector(request: WatchRequest, health: ConnectorHealth, now: datetime) -> WatchResult:
