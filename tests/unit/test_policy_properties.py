@@ -437,8 +437,17 @@ def test_a_planned_username_named_current_at_confirmation_is_not_deleted(data: s
         planned, scenario.usernames, scenario.first_seen, scenario.now, scenario.policy, renamed
     )
 
-    # Naming another username current changes only the verdicts of the two named usernames.
-    assert confirmed == tuple(sorted(set(planned) - {renamed}))
+    # Naming another username current can only take deletions away: the one named is kept, and the only
+    # other verdicts it can change are those it unties. The username that was current becomes a candidate,
+    # and a planned username first seen at the same moment as it now ties with it (both kept).
+    assert renamed not in confirmed
+    assert set(confirmed) <= set(planned) - {renamed}
+    lost = set(planned) - {renamed} - set(confirmed)
+    assert all(
+        scenario.current is not None
+        and scenario.first_seen[username] == scenario.first_seen[scenario.current]
+        for username in lost
+    ), lost
 
 
 @EXAMPLES
