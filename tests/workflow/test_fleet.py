@@ -102,6 +102,7 @@ def test_an_applying_fleet_run_retires_what_is_stale_in_every_account_and_region
     sandbox = sandbox_factory(parameters={"DryRun": "true"})
     fleet = spokes(sandbox)
     hub_connector = sandbox.create_voice_connector("hub-pbx", [OLD])
+    start = len(sandbox.metrics())
 
     execution, event = fleet.run(**APPLYING)
 
@@ -114,6 +115,20 @@ def test_an_applying_fleet_run_retires_what_is_stale_in_every_account_and_region
     }
     # The hub's own connector is not a target of the fleet.
     assert sandbox.usernames(hub_connector) == [OLD]
+    # The run's metrics, summed from its report as single-account mode's are.
+    (run,) = [record["Values"] for record in sandbox.metrics()[start:] if "FleetRuns" in record["Values"]]
+    counted = {name: sum(values) for name, values in run.items()}
+    assert {name: counted[name] for name in ("FleetRuns", "FleetRunsFailed", "FleetTargets")} == {
+        "FleetRuns": 1,
+        "FleetRunsFailed": 0,
+        "FleetTargets": 6,
+    }
+    assert (counted["CredentialsListed"], counted["CredentialsStale"], counted["CredentialsDeleted"]) == (
+        12,
+        6,
+        6,
+    )
+    assert counted["ConnectorsFailed"] == 0
     # The hub's ledger keys each fleet connector under its account and Region.
     table = sandbox.client("dynamodb")
     for target, vc in fleet.connectors.items():

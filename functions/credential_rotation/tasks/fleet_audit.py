@@ -14,6 +14,7 @@ alerts topic.
 """
 
 import json
+from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -21,9 +22,10 @@ from typing import Any
 from credential_rotation.domain.errors import RunRecordMismatch
 from credential_rotation.domain.fleet import DiscoveryRecord, FleetItem, FleetRun, ItemsLocation
 from credential_rotation.domain.models import OutcomeRecord, PlanRecord, RecordRef, ReportLocation
+from credential_rotation.domain.policy import Reason
 from credential_rotation.domain.record_keys import report_key
 from credential_rotation.ports import AlertPager, AuditPublisher, FleetDocuments, RunLock, RunRecords
-from credential_rotation.tasks.audit import MAX_MESSAGE_BYTES, error_entry
+from credential_rotation.tasks.audit import DELETE_STEP, MAX_MESSAGE_BYTES, error_entry
 from credential_rotation.tasks.fleet import fleet_plans, run_prefix
 from credential_rotation.tasks.fleet_watch import WATCH_PHASE
 from credential_rotation.tasks.fleet_watch_audit import (
@@ -135,12 +137,15 @@ def _connector(
         "Account": item.account,
         "Region": item.region,
         "VoiceConnectorId": item.voice_connector_id,
+        # Per reason, as single-account mode's report counts them (the run's metrics sum them).
+        "Counts": _reason_counts(plan) if plan else {},
         "Reasons": {username: reason.value for username, reason in plan.reasons.items()} if plan else {},
         "Stale": list(plan.stale) if plan else [],
         # The call records the judgement rested on (QuietDays), as single-account mode's report has them.
         "Evidence": plan.evidence.to_wire() if plan and plan.evidence else None,
         "Rotation": plan.rotation.to_wire() if plan else None,
         "Deleted": [],
+        "Unconfirmed": [],
         "Skipped": [],
         "Issued": None,
         "Error": None,
@@ -165,11 +170,22 @@ def _connector(
                 RecordRef.model_validate(outcome_ref), OutcomeRecord, item.voice_connector_id, execution_arn
             )
             entry["Deleted"], entry["Skipped"] = list(outcome.deleted), list(outcome.skipped)
+            return entry
         except RunRecordMismatch as mismatch:
             entry["Error"] = entry["Error"] or error_entry(
                 {"Error": type(mismatch).__name__, "Cause": str(mismatch)}, "PublishFleetAudit"
             )
+    if (entry["Error"] or {}).get("Step") == DELETE_STEP:
+        # The delete step failed with no outcome this run vouches for: any stale one may be gone (an attempt
+        # that died or got a 5xx may have deleted before it failed), as single-account mode reports it.
+        entry["Unconfirmed"] = list(entry["Stale"])
     return entry
+
+
+def _reason_counts(plan: PlanRecord) -> dict[str, int]:
+    counts = Counter(reason.value for reason in plan.reasons.values())
+    counts.update({Reason.UNMANAGED.value: len(plan.unmanaged)} if plan.unmanaged else {})
+    return dict(counts)
 
 
 def build_fleet_event(report: Mapping[str, Any], location: ReportLocation) -> dict[str, Any]:
