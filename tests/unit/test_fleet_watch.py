@@ -11,10 +11,10 @@ from credential_rotation.domain.errors import RunRecordMismatch
 from credential_rotation.domain.fleet import DiscoveryRecord, interleave
 from credential_rotation.domain.models import ReportLocation
 from credential_rotation.domain.record_keys import plan_key
+from credential_rotation.tasks.alerting import page_for
 from credential_rotation.tasks.fleet import record_result
 from credential_rotation.tasks.fleet_audit import build_fleet_event, build_fleet_report
 from credential_rotation.tasks.fleet_watch import select_fleet_watched
-from credential_rotation.tasks.fleet_watch_audit import watch_page
 from tests.unit.test_fleet_run import NOW, RUN, VC1, VC2, VC3, A, B, fleet_run, plan_document
 
 WATCH_SECONDS = 600
@@ -191,7 +191,7 @@ def test_the_event_puts_the_broken_deletions_first_with_their_verdicts_and_the_p
         "NotRestorable": 0,
         "Failed": 1,
     }
-    subject, page = watch_page(report, event)
+    subject, page = page_for(report, event["Report"], event["Outcome"])
     assert subject == "A credential deletion broke outbound calls"
     assert [(item["Target"], item["VoiceConnectorId"], item["Error"]) for item in page["Broken"]] == [
         (f"{B.account}/{B.region}", VC3, "AccessDenied")
@@ -205,4 +205,5 @@ def test_no_page_when_every_watch_was_healthy(records):
     watched(records, A, VC1, "healthy")
     report = build_fleet_report(state, records, records, NOW)
 
-    assert watch_page(report, event_of(report)) is None
+    event = event_of(report)
+    assert page_for(report, event["Report"], event["Outcome"]) is None

@@ -7,6 +7,7 @@ The hub has fresh records of its own in every test: a fleet connector judged on 
 its account's would find its usernames unused on fresh evidence and lose them.
 """
 
+import json
 from datetime import timedelta
 
 from credential_rotation.domain.targets import Target
@@ -96,6 +97,10 @@ def test_each_accounts_records_decide_for_its_own_connectors_only(sandbox_factor
     assert set(judged[switched]["Evidence"]["LastUsed"]) == {YOUNG}
     assert judged[silent]["Reasons"][OLD] == "evidence-stale"
     assert judged[silent]["Evidence"]["State"] == "stale"
+    # Deletions held for stale evidence page, as in single-account mode, naming the connector's target.
+    pages = [json.loads(message) for message in sandbox.alerts() if message.startswith("{")]
+    (page,) = [page for page in pages if page.get("ExecutionArn") == execution.arn]
+    assert [(item["Target"], item["Held"]) for item in page["EvidenceStale"]] == [(f"{silent}/{REGION}", 1)]
 
 
 def test_records_that_claim_another_account_are_refused_and_hold_every_evidence_based_deletion(

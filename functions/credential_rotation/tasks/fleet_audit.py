@@ -9,8 +9,9 @@ rollback watch's result is on each watched connector (fleet_watch_audit.py).
 The event counts per account and Region and names every failure and every deletion, each deletion with
 its watch's verdict; when that would outgrow SNS's limit, the deletions (those a watch found broken last)
 and then the failures are cut from the end and the counts of what was cut say so (the report, under Object
-Lock, always has everything). A deletion that broke a connector's calls, or a watch that failed, pages the
-alerts topic.
+Lock, always has everything). What a person must act on pages the alerts topic, by the same rules as
+single-account mode (tasks/alerting.py): a deletion that broke a connector's calls or a watch that failed,
+a revoke, a phone system that has not switched, deletions held for stale evidence.
 """
 
 import json
@@ -25,6 +26,7 @@ from credential_rotation.domain.models import OutcomeRecord, PlanRecord, RecordR
 from credential_rotation.domain.policy import Reason
 from credential_rotation.domain.record_keys import report_key
 from credential_rotation.ports import AlertPager, AuditPublisher, FleetDocuments, RunLock, RunRecords
+from credential_rotation.tasks.alerting import page_for
 from credential_rotation.tasks.audit import DELETE_STEP, MAX_MESSAGE_BYTES, error_entry
 from credential_rotation.tasks.fleet import fleet_plans, run_prefix
 from credential_rotation.tasks.fleet_watch import WATCH_PHASE
@@ -33,7 +35,6 @@ from credential_rotation.tasks.fleet_watch_audit import (
     in_event,
     needs_a_person,
     run_watch_error,
-    watch_page,
     watch_totals,
 )
 from credential_rotation.tasks.publishing import quietly
@@ -306,7 +307,7 @@ def publish_fleet(
     metrics_not_emitted = quietly(lambda: emit_metrics(report))
     if metrics_not_emitted:
         summary["MetricsNotEmitted"] = metrics_not_emitted
-    page = watch_page(report, event) if pager is not None else None
+    page = page_for(report, event["Report"], event["Outcome"]) if pager is not None else None
     if pager is not None and page is not None:
         summary["Paged"] = page[0]
         page_not_sent = quietly(lambda: pager.page(*page))

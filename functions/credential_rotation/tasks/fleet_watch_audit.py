@@ -1,6 +1,6 @@
 """The rollback watch in a fleet run's audit trail: per connector in the report (as single-account mode's
-report has it), on each watched connector's deletion (or failure) in the event with the run's counts, and
-the page a broken or failed watch calls for.
+report has it), and on each watched connector's deletion (or failure) in the event with the run's counts.
+A broken or failed watch pages as in single-account mode (tasks/alerting.py, from the report).
 
 A connector the watch Map was given owes a watch result: one without is reported with ``ResultMissing``,
 never silently as unwatched.
@@ -10,13 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from credential_rotation.ports import RunRecords
-from credential_rotation.tasks.alerting import BROKEN
 from credential_rotation.tasks.audit import error_entry, event_watch, watch_entry
 
 Where = tuple[str, str, str]
 
-# Connectors named in one page (the report names them all): a page must fit one SNS message.
-MAX_PAGED_CONNECTORS = 100
 LOST_WATCH = {
     "Error": "ResultMissing",
     "Cause": "the watch's child workflow left no result: see the Map Run in the console",
@@ -65,35 +62,6 @@ def watch_totals(connectors: list[Mapping[str, Any]]) -> dict[str, int]:
         "Restored": sum(len(watch["Restored"]) for watch in watches),
         "NotRestorable": sum(len(watch["NotRestorable"]) for watch in watches),
         "Failed": sum(1 for watch in watches if watch["Error"]),
-    }
-
-
-def watch_page(report: Mapping[str, Any], event: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """(subject, message) when a deletion broke a connector's calls or its watch failed: what was put back
-    and what a person must put back, per connector; the usernames stay in the report the page names."""
-    broken = [
-        {
-            "Target": f"{entry['Account']}/{entry['Region']}",
-            "VoiceConnectorId": entry["VoiceConnectorId"],
-            "Verdict": entry["Watch"]["Verdict"],
-            "Signals": entry["Watch"]["Signals"],
-            "Restored": len(entry["Watch"]["Restored"]),
-            "NotRestorable": len(entry["Watch"]["NotRestorable"]),
-            "Error": (entry["Watch"]["Error"] or {}).get("Error"),
-        }
-        for entry in report["VoiceConnectors"]
-        if needs_a_person(entry.get("Watch"))
-    ]
-    if not broken:
-        return None
-    return BROKEN, {
-        "ExecutionArn": report["ExecutionArn"],
-        "StartedAt": report["StartedAt"],
-        "DryRun": report["DryRun"],
-        "Outcome": event["Outcome"],
-        "Report": event["Report"],
-        "Broken": broken[:MAX_PAGED_CONNECTORS],
-        "BrokenCount": len(broken),
     }
 
 
