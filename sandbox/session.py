@@ -196,10 +196,14 @@ class Sandbox:
         mapping = self.stack.event_source_mapping("IndexCallRecordsFunction")
         return SqsPoller(mapping, self.client("sqs"), self.client("lambda"), REGION).drain()
 
-    def backfill_call_records(self, look_back_days: int | None = None) -> tuple[dict[str, Any], Drained]:
-        """Invoke BackfillCallRecordsFunction as a person would (by hand, once), then drain the pages it
-        queued. Raises FunctionErrored when the function fails."""
-        event = {} if look_back_days is None else {"LookBackDays": look_back_days}
+    def backfill_call_records(
+        self, look_back_days: int | None = None, account: str | None = None, region: str | None = None
+    ) -> tuple[dict[str, Any], Drained]:
+        """Invoke BackfillCallRecordsFunction as a person would (by hand, once; in fleet mode for one account
+        and Region), then drain the pages it queued. Raises FunctionErrored when the function fails."""
+        event: dict[str, Any] = {} if look_back_days is None else {"LookBackDays": look_back_days}
+        event |= {"Account": account} if account else {}
+        event |= {"Region": region} if region else {}
         response = self.client("lambda").invoke(
             FunctionName=self.stack.backfill_function_name, Payload=json.dumps(event).encode()
         )

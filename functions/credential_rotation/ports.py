@@ -15,7 +15,7 @@ from credential_rotation.domain.evidence import ConnectorCalls, IndexState
 from credential_rotation.domain.ledger_records import LedgerRecord, LedgerView
 from credential_rotation.domain.models import RecordRef, ReportLocation
 from credential_rotation.domain.secret_versions import SecretState, StoredCredential
-from credential_rotation.domain.targets import OrganizationAccount
+from credential_rotation.domain.targets import OrganizationAccount, Target
 from credential_rotation.domain.watch import CallCounts
 
 
@@ -192,8 +192,11 @@ class UsageIndex(Protocol):
 class IndexingQueue(Protocol):
     """The queue the indexer reads, and the dead-letter queue behind it."""
 
-    def send_backfill(self, bucket: str, prefixes: Sequence[tuple[str, str | None]]) -> None:
-        """Ask the indexer to index the objects under each (prefix, start after)."""
+    def send_backfill(
+        self, bucket: str, prefixes: Sequence[tuple[str, str | None]], target: Target | None = None
+    ) -> None:
+        """Ask the indexer to index the objects under each (prefix, start after); ``target``: in fleet
+        mode, the account (and the Region of its spoke role) whose bucket it is."""
         ...
 
     def failed_records(self) -> int:

@@ -52,7 +52,7 @@ from credential_rotation.domain.secret_versions import (
     parse_successor,
     secret_name,
 )
-from credential_rotation.domain.targets import ACTIVE, OrganizationAccount, unknown_parent
+from credential_rotation.domain.targets import ACTIVE, OrganizationAccount, Target, unknown_parent
 from credential_rotation.domain.watch import CallCounts
 from credential_rotation.ports import RunRecord
 
@@ -1071,17 +1071,22 @@ class FakeIndexingQueue:
 
     def __init__(self) -> None:
         self.backfill: list[tuple[str, str, str | None]] = []
+        # The fleet account each backfill page names (None: this account's).
+        self.targets: list[Target | None] = []
         self.dead_letters = 0
         self.faults = Faults()
 
     def fail_next(self, method: str, error: BaseException, *, after: bool = False, skip: int = 0) -> None:
         self.faults.fail_next(method, error, after=after, skip=skip)
 
-    def send_backfill(self, bucket: str, prefixes: Sequence[tuple[str, str | None]]) -> None:
+    def send_backfill(
+        self, bucket: str, prefixes: Sequence[tuple[str, str | None]], target: Target | None = None
+    ) -> None:
         self.faults.call(
             "send_backfill",
             lambda: self.backfill.extend((bucket, prefix, after) for prefix, after in prefixes),
         )
+        self.targets.extend([target] * len(prefixes))
 
     def failed_records(self) -> int:
         return self.faults.call("failed_records", lambda: self.dead_letters)

@@ -46,11 +46,13 @@ EXPECTED_ACTIONS = {
 }
 # Only with a customer managed key for the secrets, and only through Secrets Manager.
 KEY_ACTIONS = {"kms:Decrypt", "kms:GenerateDataKey"}
-# Only with CallRecordsBucket: IndexCallRecords reads the account's CDR bucket setting (call_record_bucket in
-# chime.py) and the records (call_record_store.py read) that the spoke forwards.
-CALL_RECORD_ACTIONS = {"chime:GetGlobalSettings", "s3:GetObject"}
-# Calls of those adapters that no task makes in a spoke: the backfill lists this account's bucket only.
-NOT_CALLED_IN_A_SPOKE = {"s3:ListObjectsV2"}
+# Only with CallRecordsBucket: IndexCallRecords and BackfillCallRecords read the account's CDR bucket setting
+# (call_record_bucket in chime.py), and the records (call_record_store.py: read; keys, for a backfill).
+CALL_RECORD_ACTIONS = {"chime:GetGlobalSettings", "s3:GetObject", "s3:ListBucket"}
+# Calls of those adapters that no task makes in a spoke.
+NOT_CALLED_IN_A_SPOKE: set[str] = set()
+# The IAM action an API call needs, where its name is not the call's own.
+IAM_ACTION_OF = {"s3:ListObjectsV2": "s3:ListBucket"}
 # The adapters built over a spoke session (wiring._SpokeAdapters), by module and IAM service prefix.
 SPOKE_ADAPTERS = {
     "chime.py": "chime",
@@ -66,10 +68,10 @@ TRUSTED_HUB_ROLES = {
     "DeleteCredentialsRole",
     "WatchDeletionsRole",
     "IndexCallRecordsRole",
+    "BackfillCallRecordsRole",
 }
-# The hub's roles that make those calls in the hub's own account only: ResolveRun (single-account mode) and
-# the call-record backfill (GetGlobalSettings, ListVoiceConnectors).
-HUB_ONLY_ROLES = {"ResolveRunRole", "BackfillCallRecordsRole"}
+# The hub's roles that make those calls in the hub's own account only: ResolveRun (single-account mode).
+HUB_ONLY_ROLES = {"ResolveRunRole"}
 # AWS forces "*" on these: they support no resource-level permission.
 UNSCOPED_ACTIONS = {"chime:ListVoiceConnectors", "cloudwatch:GetMetricData", "chime:GetGlobalSettings"}
 SECRETS_ARN = (
@@ -284,9 +286,10 @@ def hub_role_actions(hub: dict, logical_id: str) -> set[str]:
 
 
 def test_every_hub_role_that_makes_a_spokes_calls_at_home_is_trusted_or_hub_only_on_purpose(hub):
-    # GetSecretValue and GetObject aside: every hub role reads its own fingerprint key, many read the
-    # run's records.
-    spoke_calls = (EXPECTED_ACTIONS | CALL_RECORD_ACTIONS) - {"secretsmanager:GetSecretValue", "s3:GetObject"}
+    # GetSecretValue and the S3 reads aside: every hub role reads its own fingerprint key, many read and
+    # list the run's records.
+    s3_reads = {"s3:GetObject", "s3:ListBucket"}
+    spoke_calls = (EXPECTED_ACTIONS | CALL_RECORD_ACTIONS) - {"secretsmanager:GetSecretValue"} - s3_reads
     calling = {
         name
         for name, spec in hub["Resources"].items()
@@ -446,7 +449,8 @@ def test_the_role_allows_exactly_what_the_hubs_tasks_call_in_a_spoke(spoke, cond
 
 def adapter_calls(path: Path, service: str) -> set[str]:
     methods = set(re.findall(r"self\._client\.(\w+)\(", path.read_text()))
-    return {f"{service}:" + "".join(word.title() for word in method.split("_")) for method in methods}
+    calls = {f"{service}:" + "".join(word.title() for word in method.split("_")) for method in methods}
+    return {IAM_ACTION_OF.get(call, call) for call in calls}
 
 
 def test_the_expected_actions_are_the_calls_of_the_spokes_adapters():
@@ -546,8 +550,8 @@ def test_only_actions_without_resource_permissions_have_every_resource_and_keep_
                 continue
             if sub_text(resource).startswith("arn:${AWS::Partition}:s3:::"):
                 # A bucket's ARN names no account: the condition does.
-                assert statement["Condition"] == {
-                    "StringEquals": {"s3:ResourceAccount": {"Ref": "AWS::AccountId"}}
+                assert statement["Condition"]["StringEquals"] == {
+                    "s3:ResourceAccount": {"Ref": "AWS::AccountId"}
                 }, statement
             else:
                 assert ":${AWS::Region}:${AWS::AccountId}:" in sub_text(resource), resource
@@ -555,10 +559,15 @@ def test_only_actions_without_resource_permissions_have_every_resource_and_keep_
 
 @pytest.mark.parametrize("conditions", [dict.fromkeys(CONDITIONS, True)], ids=deployment_id)
 def test_the_records_read_are_only_those_in_the_cdr_folder_of_the_named_bucket(spoke, conditions):
-    (statement,) = [s for s in statements(spoke, conditions) if "s3:GetObject" in as_list(s["Action"])]
-    assert [sub_text(resource) for resource in as_list(statement["Resource"])] == [
+    (read,) = [s for s in statements(spoke, conditions) if "s3:GetObject" in as_list(s["Action"])]
+    assert [sub_text(resource) for resource in as_list(read["Resource"])] == [
         "arn:${AWS::Partition}:s3:::${CallRecordsBucket}/Amazon-Chime-Voice-Connector-CDRs/json/*"
     ]
+    (listed,) = [s for s in statements(spoke, conditions) if "s3:ListBucket" in as_list(s["Action"])]
+    assert [sub_text(resource) for resource in as_list(listed["Resource"])] == [
+        "arn:${AWS::Partition}:s3:::${CallRecordsBucket}"
+    ]
+    assert listed["Condition"]["StringLike"] == {"s3:prefix": "Amazon-Chime-Voice-Connector-CDRs/json/*"}
 
 
 def test_the_forwarding_rule_sends_only_new_call_records_and_only_to_the_hubs_default_bus(spoke):

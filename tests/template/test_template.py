@@ -490,6 +490,8 @@ EXPECTED_ACTIONS = {
         "sqs:SendMessage",
     },
     "BackfillCallRecordsFunction": {
+        # A fleet account's connectors and bucket setting, through its spoke role.
+        ASSUME_SPOKE_ROLE,
         "chime:ListVoiceConnectors",
         "chime:GetGlobalSettings",
         "dynamodb:UpdateItem",

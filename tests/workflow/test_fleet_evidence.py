@@ -10,10 +10,14 @@ its account's would find its usernames unused on fresh evidence and lose them.
 import json
 from datetime import timedelta
 
+import pytest
+
+from credential_rotation.adapters.usage_index import UsageIndex
 from credential_rotation.domain.targets import Target
 from sandbox.fleet import Fleet, Hub
 from sandbox.phone_system import call_record
 from sandbox.session import Sandbox
+from sandbox.sqs_poller import FunctionErrored
 
 REGION = "us-east-1"
 OLD, YOUNG = "sip-old", "sip-young"
@@ -149,3 +153,48 @@ def test_without_the_hubs_bus_policy_no_account_gets_its_records_in(sandbox_fact
 
     assert drained.deliveries == 0, drained
     assert [failure.reason for failure in sandbox.event_failures] == ["AccessDenied"]
+
+
+def test_a_backfill_of_a_fleet_account_indexes_the_calls_already_in_its_bucket(sandbox_factory):
+    sandbox, made = hub(sandbox_factory, 1)
+    fleet = made.fleet
+    connectors = dated_connectors(sandbox, fleet, made.accounts)
+    ((target, vc),) = connectors.items()
+    fleet.forward_call_records(target.account, REGION, [REGION])
+    # A call with the old credential five days ago, while the spoke's rule did not forward yet: in the
+    # bucket, never indexed. Then the calls of today, forwarded.
+    forwarding = fleet.client(target.account, REGION, "events")
+    forwarding.disable_rule(Name="forward-call-records")
+    call(fleet, target, vc, OLD, sandbox.now() - timedelta(days=5))
+    forwarding.enable_rule(Name="forward-call-records")
+    call(fleet, target, vc, YOUNG, sandbox.now() - timedelta(hours=1))
+    sandbox.index_call_records()
+    preview = {**APPLYING, "DryRun": True}
+
+    def judged_old() -> tuple[str, str]:
+        execution = sandbox.wait(sandbox.start_fleet(preview), deadline_seconds=300)
+        (event,) = [event for event in sandbox.audit_events() if event["ExecutionArn"] == execution.arn]
+        (entry,) = sandbox.report(event)["VoiceConnectors"]
+        return entry["Reasons"][OLD], entry["Evidence"]["State"]
+
+    # Fresh, but blind to the call it never saw: by the timer, the old credential would go.
+    assert judged_old() == ("stale", "fresh")
+
+    answer, drained = sandbox.backfill_call_records(10, target.account, target.region)
+
+    assert (answer["VoiceConnectors"], answer["Days"]) == (1, 11)
+    assert drained.failed == 0, drained
+    assert judged_old() == ("in-use", "fresh")
+    # Indexed under the account: the hub's own index learned nothing of it.
+    assert UsageIndex(sandbox.client("dynamodb"), sandbox.stack.table_name).calls(vc).by_username == {}
+
+
+def test_a_fleet_backfill_names_an_account_and_a_region_or_neither(sandbox_factory):
+    sandbox, made = hub(sandbox_factory, 1)
+    for event in (
+        {"Account": made.accounts[0]},
+        {"Account": "12345", "Region": REGION},
+        {"Region": "mars-1"},
+    ):
+        with pytest.raises(FunctionErrored, match="InvalidInput"):
+            sandbox.backfill_call_records(3, event.get("Account"), event.get("Region"))

@@ -4,6 +4,8 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from credential_rotation.domain.targets import Target
+
 if TYPE_CHECKING:  # the boto3 stubs are a development dependency only
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
@@ -18,13 +20,17 @@ class IndexingQueue:
         self._queue_url = queue_url
         self._dead_letter_queue_url = dead_letter_queue_url
 
-    def send_backfill(self, bucket: str, prefixes: Sequence[tuple[str, str | None]]) -> None:
+    def send_backfill(
+        self, bucket: str, prefixes: Sequence[tuple[str, str | None]], target: Target | None = None
+    ) -> None:
+        # A fleet account's pages name it: the indexer reads them through its spoke role, into its index.
+        where = {"Account": target.account, "Region": target.region} if target else {}
         for start in range(0, len(prefixes), BATCH):
             entries: list[SendMessageBatchRequestEntryTypeDef] = [
                 {
                     "Id": str(number),
                     "MessageBody": json.dumps(
-                        {"Backfill": {"Bucket": bucket, "Prefix": prefix, "StartAfter": start_after}}
+                        {"Backfill": {"Bucket": bucket, "Prefix": prefix, "StartAfter": start_after} | where}
                     ),
                 }
                 for number, (prefix, start_after) in enumerate(prefixes[start : start + BATCH])

@@ -44,20 +44,32 @@ def _message(record: dict[str, Any]) -> ObjectCreated | BackfillPage | None:
         body = json.loads(record["body"])
         if "Backfill" in body:
             page = body["Backfill"]
-            return BackfillPage(message_id, str(page["Bucket"]), str(page["Prefix"]), page.get("StartAfter"))
+            account, region = _where(page.get("Account", ""), page.get("Region", ""))
+            return BackfillPage(
+                message_id,
+                str(page["Bucket"]),
+                str(page["Prefix"]),
+                page.get("StartAfter"),
+                Target(account, region) if account else None,
+            )
         if body.get("source") == "aws.s3" and body.get("detail-type") == "Object Created":
             detail = body["detail"]
-            account, region = str(body.get("account", "")), str(body.get("region", ""))
-            if bool(account) != bool(region) or (
-                account and not (ACCOUNT_ID.fullmatch(account) and _REGION.fullmatch(region))
-            ):
-                return None
+            account, region = _where(body.get("account", ""), body.get("region", ""))
             return ObjectCreated(
                 message_id, str(detail["bucket"]["name"]), str(detail["object"]["key"]), account, region
             )
     except (ValueError, KeyError, TypeError, AttributeError):
         pass
     return None
+
+
+def _where(account: object, region: object) -> tuple[str, str]:
+    """An account and Region, both or neither; ValueError when not what AWS names them."""
+    if not isinstance(account, str) or not isinstance(region, str) or bool(account) != bool(region):
+        raise ValueError("account and Region: both or neither")
+    if account and not (ACCOUNT_ID.fullmatch(account) and _REGION.fullmatch(region)):
+        raise ValueError("account and Region: not an account id and a Region")
+    return account, region
 
 
 @task(logger)
@@ -78,9 +90,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     for target, notifications in sorted(fleet.items()):
         result = _merge(result, _index_fleet_account(target, notifications, now))
     for page in (message for _, message in messages if isinstance(message, BackfillPage)):
+        where = page.target  # a fleet account's page is read through its spoke role, into its index
         try:
             page_result = index_backfill_page(
-                page, wiring.call_record_bucket(), wiring.usage_index(), wiring.indexing_queue(), now
+                page,
+                wiring.fleet_call_records(where).records if where else wiring.call_record_bucket(),
+                wiring.usage_index(where.account if where else None),
+                wiring.indexing_queue(),
+                now,
             )
         except Exception as error:  # the page is delivered again; the other messages stand
             result.failed.append(page.message_id)

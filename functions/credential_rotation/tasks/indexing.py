@@ -16,7 +16,8 @@ bucket that account's Chime settings name and must say they are that account's (
 are indexed under that account (adapters/usage_index.py).
 
 The backfill indexes the records already in the bucket, one day of one connector per message, a page of
-keys at a time, and marks each day done when its last page is indexed (this account's bucket only).
+keys at a time, and marks each day done when its last page is indexed; a fleet account's backfill names
+the account on each page, and its records are read and checked as its forwarded ones are.
 """
 
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from credential_rotation.domain.call_records import CDR_PREFIX, CallRecord, is_call_record_key, parse_record
+from credential_rotation.domain.targets import Target
 from credential_rotation.ports import CallRecordStore, IndexingQueue, UsageIndex, VoiceConnectors
 
 # The longest look-back a backfill takes: a day per connector is one message and one pending entry.
@@ -50,6 +52,8 @@ class BackfillPage:
     bucket: str
     prefix: str
     start_after: str | None = None
+    # Fleet mode: the account whose bucket it is, and the Region of the spoke role that reads it.
+    target: Target | None = None
 
 
 @dataclass
@@ -101,7 +105,9 @@ def index_notifications(
 def index_backfill_page(
     page: BackfillPage, store: CallRecordStore, index: UsageIndex, queue: IndexingQueue, now: datetime
 ) -> BatchResult:
-    """Index one page of a backfill day; raises when any object fails, so the whole page is retried."""
+    """Index one page of a backfill day; raises when any object fails, so the whole page is retried. A
+    fleet account's page: every record must say it is that account's."""
+    account = page.target.account if page.target else None
     keys, next_start = store.keys(page.bucket, page.prefix, page.start_after)
     calls = []
     result = BatchResult()
@@ -109,14 +115,14 @@ def index_backfill_page(
         if not is_call_record_key(key):
             result.ignored += 1
             continue
-        call = parse_record(key, store.read(page.bucket, key))
+        call = parse_record(key, store.read(page.bucket, key), account)
         new = index.count(call, now)
         result.indexed += new
         result.duplicates += not new
         calls.append(call)
     index.advance(calls, now)
     if next_start is not None:
-        queue.send_backfill(page.bucket, [(page.prefix, next_start)])
+        queue.send_backfill(page.bucket, [(page.prefix, next_start)], page.target)
     else:
         index.finish_backfill_day(page.prefix)
     return result
@@ -137,6 +143,7 @@ def start_backfill(
     bucket: str,
     look_back_days: int,
     now: datetime,
+    target: Target | None = None,
 ) -> BackfillStarted:
     """Queue every day of every connector back to ``look_back_days`` before today. The days are recorded
     as pending before the first message goes out, so the index reads as stale until the last is done."""
@@ -151,7 +158,7 @@ def start_backfill(
         for n in range(look_back_days + 1)
     ]
     index.begin_backfill(prefixes, first_day)
-    queue.send_backfill(bucket, [(prefix, None) for prefix in prefixes])
+    queue.send_backfill(bucket, [(prefix, None) for prefix in prefixes], target)
     return BackfillStarted(bucket, look_back_days + 1, len(connectors), first_day)
 
 
