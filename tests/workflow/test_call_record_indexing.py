@@ -432,3 +432,30 @@ def test_a_record_that_failed_after_waiting_days_in_the_queue_is_still_retried_a
     drained = sandbox.index_call_records()
 
     assert (drained.deliveries, drained.failed, drained.dead_lettered) == (MAX_RECEIVES, MAX_RECEIVES, 1)
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"account": "210987654321", "region": ""},
+        {"account": "2109", "region": "us-east-1"},
+        {"account": "210987654321", "region": "nowhere"},
+    ],
+    ids=["account-without-region", "not-an-account", "not-a-region"],
+)
+def test_an_event_whose_account_or_region_is_not_one_is_unreadable_and_counts_nothing(sandbox_factory, where):
+    """The account and Region an event came from decide whose index a record counts in and which spoke
+    role reads it: an event that does not name both as AWS does is dead-lettered, never guessed."""
+    sandbox = sandbox_factory()
+    vc = sandbox.create_voice_connector("pbx-1", ["sip-a"])
+    dial(sandbox, vc, "sip-a")
+    url = sandbox.stack.indexing_queue_url
+    (event,) = sandbox.queued(url)
+    sandbox.client("sqs").purge_queue(QueueUrl=url)
+    sandbox.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(event | where))
+
+    drained = sandbox.index_call_records()
+
+    assert (drained.succeeded, drained.dead_lettered) == (0, 1)
+    assert usage_index(sandbox).calls(vc).by_username == {}
+    assert {error for log in indexer_logs(sandbox) for error in log["errors"]} == {"UnreadableMessage"}
