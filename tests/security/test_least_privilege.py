@@ -819,6 +819,27 @@ def test_the_schedule_may_start_only_the_state_machine_it_targets(every_deployme
     assert targets == {True: {"Ref": "FleetStateMachine"}, False: {"Ref": "RotationStateMachine"}}
 
 
+def test_the_roles_that_scheduler_and_step_functions_assume_trust_only_this_accounts(every_deployment):
+    """The schedule's role and the state machines' roles: a service principal in the trust, narrowed to this
+    account (aws:SourceAccount), so that another account's schedule or state machine cannot act through
+    them (the confused deputy)."""
+    for deployment in every_deployment:
+        trusted = {}
+        for logical_id, role in resources_of_type(deployment.template, "AWS::IAM::Role"):
+            for statement in role["AssumeRolePolicyDocument"]["Statement"]:
+                services = set(as_list((statement.get("Principal") or {}).get("Service", [])))
+                if services & {"scheduler.amazonaws.com", "states.amazonaws.com"}:
+                    trusted[logical_id] = statement.get("Condition")
+        assert {"RotationStateMachineNightlyRotationRole", "FleetStateMachineRole"} <= set(trusted)
+        # SAM generates the single-account state machine's role, with a trust of its own making.
+        assert trusted.pop("RotationStateMachineRole") is None
+        for logical_id, condition in trusted.items():
+            assert condition == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}, (
+                logical_id,
+                deployment.label,
+            )
+
+
 # The secrets' name prefix: a stack parameter, or by default one that holds the stack's name.
 
 
