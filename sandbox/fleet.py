@@ -47,7 +47,7 @@ from credential_rotation.domain.targets import SPOKE_ROLE_NAME_PREFIX, Target
 from sandbox.chime_emulator import ERROR_STATUS, ROUTES, ChimeVoiceError, chimesdkvoice_backends
 from sandbox.phone_system import PhoneSystem
 from sandbox.stack import REGION
-from sandbox.template import REPOSITORY, Resolver, load_template
+from sandbox.template import REPOSITORY, Resolver, load_template, pseudo_parameters
 
 if TYPE_CHECKING:
     from sandbox.session import Sandbox
@@ -175,7 +175,7 @@ class Fleet:
                 "HubRegion": REGION,
                 "HubAccountId": self._sandbox_account(),
             },
-            pseudo=_pseudo(account, bucket_region, f"spoke-{bucket_region}"),
+            pseudo=pseudo_parameters(account, bucket_region, f"spoke-{bucket_region}"),
         )
         role = resolver.resolve(resources["ForwardCallRecordsRole"]["Properties"])
         role_arn = self.client(account, bucket_region, "iam").create_role(
@@ -300,13 +300,3 @@ class Hub:
         if self._fleet is None:
             raise RuntimeError("the hub's organization is made when its sandbox is entered")
         return self._fleet
-
-
-def _pseudo(account: str, region: str, stack_name: str) -> dict[str, str]:
-    return {
-        "AWS::AccountId": account,
-        "AWS::Region": region,
-        "AWS::Partition": "aws",
-        "AWS::StackName": stack_name,
-        "AWS::URLSuffix": "amazonaws.com",
-    }

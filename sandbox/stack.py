@@ -20,6 +20,7 @@ from sandbox.template import (
     Resolver,
     load_template,
     merged_function_properties,
+    pseudo_parameters,
     substitute_definition,
 )
 
@@ -196,13 +197,7 @@ class StackDeployer:
         values.update({name: str(value) for name, value in parameters.items()})
         self._resolver = Resolver(
             parameters=values,
-            pseudo={
-                "AWS::Region": REGION,
-                "AWS::AccountId": ACCOUNT_ID,
-                "AWS::Partition": "aws",
-                "AWS::StackName": stack_name,
-                "AWS::URLSuffix": "amazonaws.com",
-            },
+            pseudo=pseudo_parameters(ACCOUNT_ID, REGION, stack_name),
             conditions=self._template.get("Conditions", {}),
         )
         self._deployed = DeployedStack(name=stack_name, parameters=values)

@@ -55,6 +55,17 @@ def _merge_maps(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[st
 NO_VALUE = object()
 
 
+def pseudo_parameters(account: str, region: str, stack_name: str) -> dict[str, str]:
+    """CloudFormation's pseudo parameters for a stack of this name in this account and Region."""
+    return {
+        "AWS::AccountId": account,
+        "AWS::Region": region,
+        "AWS::Partition": "aws",
+        "AWS::StackName": stack_name,
+        "AWS::URLSuffix": "amazonaws.com",
+    }
+
+
 @dataclass
 class Resolver:
     """Resolves Ref, Fn::Sub, Fn::GetAtt and the condition functions against deployed resources."""

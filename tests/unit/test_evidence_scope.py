@@ -11,25 +11,11 @@ from credential_rotation.domain.targets import Target
 from credential_rotation.handlers import delete_credentials, plan_connector
 from credential_rotation.runtime import wiring
 from sandbox.lambda_runtime import LambdaContext
+from tests.unit.test_observation import TASK as OBSERVED_TASK
 
-VC = "abcdefghijklmnopqrstuv"
 FLEET = Target("210987654321", "eu-west-1")
-TASK = {
-    "VoiceConnectorId": VC,
-    "Policy": {
-        "MaxAgeDays": 90,
-        "MinKeep": 1,
-        "ProtectedUsernames": [],
-        "MaxDeletions": 20,
-        "GraceDays": 7,
-        "Rotate": False,
-        "RotateAfterDays": 30,
-        "UsernamePrefix": "sip-",
-        "QuietDays": 14,
-    },
-    "Now": "2026-03-01T03:00:00+00:00",
-    "ExecutionArn": "arn:aws:states:us-east-1:123456789012:execution:fleet:nightly",
-}
+# PlanConnector's task, with evidence on.
+TASK = OBSERVED_TASK | {"Policy": OBSERVED_TASK["Policy"] | {"QuietDays": 14}}
 PLAN = {"Plan": {"Bucket": "audit", "Key": "runs/nightly/plans/p.json", "VersionId": "1", "Sha256": "0" * 64}}
 CONTEXT = LambdaContext("task", "arn:aws:lambda:us-east-1:123456789012:function:task", 256, "request")
 
