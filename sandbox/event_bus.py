@@ -23,7 +23,7 @@ the event with the receiving account, which would hide whose record it is.)
 import fnmatch
 import json
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -103,42 +103,51 @@ def _condition_holds(condition: Mapping[str, Any], context: Mapping[str, str]) -
 def queue_policy_allows(policy: Mapping[str, Any] | None, queue_arn: str, rule: Rule) -> bool:
     """Whether a queue's resource policy lets this rule's EventBridge deliveries send to it: an Allow for
     the EventBridge service principal, sqs:SendMessage on the queue, its conditions met, and no Deny."""
+
+    def eventbridge(principal: Any) -> bool:
+        services = _listed(principal.get("Service", [])) if isinstance(principal, dict) else []
+        return principal == "*" or EVENTBRIDGE in services
+
     context = {"aws:SourceArn": rule.arn, "aws:SourceAccount": rule.account_id}
+    return _policy_allows(policy, eventbridge, {"sqs:SendMessage", "sqs:*", "*"}, queue_arn, context)
+
+
+def bus_policy_allows(policy: Mapping[str, Any] | None, bus_arn: str, sender: str) -> bool:
+    """Whether an event bus's resource policy lets the account ``sender`` put events on it: an Allow of
+    events:PutEvents for everyone or for that account, its conditions (aws:PrincipalOrgID) met, and no
+    Deny."""
+
+    def the_sender(principal: Any) -> bool:
+        principals = _listed(principal.get("AWS", [])) if isinstance(principal, dict) else []
+        return principal == "*" or sender in principals or f"arn:aws:iam::{sender}:root" in principals
+
+    context = {"aws:PrincipalAccount": sender}
+    organization = _organization_of(sender)
+    if organization is not None:
+        context["aws:PrincipalOrgID"] = organization
+    return _policy_allows(policy, the_sender, {"events:PutEvents", "events:*", "*"}, bus_arn, context)
+
+
+def _policy_allows(
+    policy: Mapping[str, Any] | None,
+    principal_matches: Callable[[Any], bool],
+    actions: set[str],
+    resource: str,
+    context: Mapping[str, str],
+) -> bool:
+    """A resource policy's verdict on one request: some Allow statement applies, and no Deny does."""
     allowed = False
     for statement in _listed((policy or {}).get("Statement", [])):
-        principal = statement.get("Principal", {})
-        services = _listed(principal.get("Service", [])) if isinstance(principal, dict) else []
         applies = (
-            (principal == "*" or EVENTBRIDGE in services)
-            and {"sqs:SendMessage", "sqs:*", "*"} & set(_listed(statement.get("Action", [])))
-            and {queue_arn, "*"} & set(_listed(statement.get("Resource", [])))
+            principal_matches(statement.get("Principal", {}))
+            and actions & set(_listed(statement.get("Action", [])))
+            and {resource, "*"} & set(_listed(statement.get("Resource", [])))
             and _condition_holds(statement.get("Condition", {}), context)
         )
         if applies and statement.get("Effect") == "Deny":
             return False
         allowed = allowed or bool(applies and statement.get("Effect") == "Allow")
     return allowed
-
-
-def bus_policy_allows(policy: Mapping[str, Any] | None, bus_arn: str, sender: str) -> bool:
-    """Whether an event bus's resource policy lets the account ``sender`` put events on it: an Allow of
-    events:PutEvents for everyone or for that account, its conditions (aws:PrincipalOrgID) met."""
-    context = {"aws:PrincipalAccount": sender}
-    organization = _organization_of(sender)
-    if organization is not None:
-        context["aws:PrincipalOrgID"] = organization
-    for statement in _listed((policy or {}).get("Statement", [])):
-        principal = statement.get("Principal", {})
-        principals = _listed(principal.get("AWS", [])) if isinstance(principal, dict) else []
-        if (
-            statement.get("Effect") == "Allow"
-            and (principal == "*" or sender in principals or f"arn:aws:iam::{sender}:root" in principals)
-            and {"events:PutEvents", "events:*", "*"} & set(_listed(statement.get("Action", [])))
-            and {bus_arn, "*"} & set(_listed(statement.get("Resource", [])))
-            and _condition_holds(statement.get("Condition", {}), context)
-        ):
-            return True
-    return False
 
 
 def _organization_of(account: str) -> str | None:
