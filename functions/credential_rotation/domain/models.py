@@ -3,6 +3,7 @@
 Field names are PascalCase on the wire, as everywhere else in Step Functions and the AWS APIs.
 """
 
+from collections import Counter
 from typing import Any, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -200,6 +201,12 @@ class PlanRecord(WireModel):
     ledger_problems: tuple[LedgerRowProblem, ...]
     rotation: RotationEntry
     evidence: EvidenceEntry | None = None
+
+    def counts(self) -> dict[Reason, int]:
+        """Usernames per reason, the unmanaged ones included (the plan's summary and the fleet report)."""
+        counts = Counter(self.reasons.values())
+        counts.update({Reason.UNMANAGED: len(self.unmanaged)} if self.unmanaged else {})
+        return dict(counts)
 
 
 class PlanSummary(WireModel):

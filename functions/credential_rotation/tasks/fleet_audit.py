@@ -15,7 +15,6 @@ a revoke, a phone system that has not switched, deletions held for stale evidenc
 """
 
 import json
-from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -23,7 +22,6 @@ from typing import Any
 from credential_rotation.domain.errors import RunRecordMismatch
 from credential_rotation.domain.fleet import DiscoveryRecord, FleetItem, FleetRun, ItemsLocation
 from credential_rotation.domain.models import OutcomeRecord, PlanRecord, RecordRef, ReportLocation
-from credential_rotation.domain.policy import Reason
 from credential_rotation.domain.record_keys import report_key
 from credential_rotation.ports import AlertPager, AuditPublisher, FleetDocuments, RunLock, RunRecords
 from credential_rotation.tasks.alerting import page_for
@@ -139,7 +137,7 @@ def _connector(
         "Region": item.region,
         "VoiceConnectorId": item.voice_connector_id,
         # Per reason, as single-account mode's report counts them (the run's metrics sum them).
-        "Counts": _reason_counts(plan) if plan else {},
+        "Counts": {reason.value: count for reason, count in plan.counts().items()} if plan else {},
         "Reasons": {username: reason.value for username, reason in plan.reasons.items()} if plan else {},
         "Stale": list(plan.stale) if plan else [],
         # The call records the judgement rested on (QuietDays), as single-account mode's report has them.
@@ -181,12 +179,6 @@ def _connector(
         # that died or got a 5xx may have deleted before it failed), as single-account mode reports it.
         entry["Unconfirmed"] = list(entry["Stale"])
     return entry
-
-
-def _reason_counts(plan: PlanRecord) -> dict[str, int]:
-    counts = Counter(reason.value for reason in plan.reasons.values())
-    counts.update({Reason.UNMANAGED.value: len(plan.unmanaged)} if plan.unmanaged else {})
-    return dict(counts)
 
 
 def build_fleet_event(report: Mapping[str, Any], location: ReportLocation) -> dict[str, Any]:

@@ -6,7 +6,6 @@ what one audit event can name, before anything is deleted.
 """
 
 import json
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -103,12 +102,10 @@ def plan_connector(
             lambda usernames: fingerprints.of_all(vc_id, usernames),
         ),
     )
-    counts = Counter(verdict.reason for verdict in plan.verdicts)
-    counts.update({Reason.UNMANAGED: len(listing.unmanaged)} if listing.unmanaged else {})
     summary = PlanSummary(
         voice_connector_id=vc_id,
         record=records.put(plan_key(task.execution_arn, vc_id, task.target), record.to_wire()),
-        counts=dict(counts),
+        counts=record.counts(),
         stale_count=len(plan.stale),
         stale_bytes=len(json.dumps(list(plan.stale), separators=(",", ":"))),
         ledger_problems=len(observed.view.problems),
