@@ -198,3 +198,28 @@ def test_a_fleet_backfill_names_an_account_and_a_region_or_neither(sandbox_facto
     ):
         with pytest.raises(FunctionErrored, match="InvalidInput"):
             sandbox.backfill_call_records(3, event.get("Account"), event.get("Region"))
+
+
+def test_a_fleet_accounts_objects_outside_its_cdr_bucket_count_nothing(sandbox_factory):
+    """Only Chime writes evidence: an event naming another bucket of the account (a record copied there,
+    and its event put on the queue) is ignored, as in single-account mode, though the object reads well."""
+    sandbox, made = hub(sandbox_factory, 1)
+    fleet = made.fleet
+    ((target, vc),) = dated_connectors(sandbox, fleet, made.accounts).items()
+    fleet.forward_call_records(target.account, REGION, [REGION])
+    call(fleet, target, vc, YOUNG, sandbox.now() - timedelta(hours=1))
+    url = sandbox.stack.indexing_queue_url
+    (event,) = sandbox.queued(url)
+    sandbox.client("sqs").purge_queue(QueueUrl=url)
+    s3 = fleet.client(target.account, REGION, "s3")
+    key, body = call_record(vc, sandbox.now() - timedelta(hours=1), OLD, AwsAccountId=target.account)
+    s3.create_bucket(Bucket="not-the-cdr-bucket")
+    s3.put_object(Bucket="not-the-cdr-bucket", Key=key, Body=body)
+    event["detail"] |= {"bucket": {"name": "not-the-cdr-bucket"}, "object": {"key": key}}
+    sandbox.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(event))
+
+    drained = sandbox.index_call_records()
+
+    assert (drained.succeeded, drained.dead_lettered) == (1, 0)
+    index = UsageIndex(sandbox.client("dynamodb"), sandbox.stack.table_name, target.account)
+    assert index.calls(vc).by_username == {}
