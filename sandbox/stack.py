@@ -648,7 +648,15 @@ class StackDeployer:
         return name, {"Arn": arn}
 
     def _bus_policy(self, logical_id: str, properties: dict) -> tuple[str, dict]:
-        return put_bus_policy(self._client("events"), self._resolver.resolve(properties)), {}
+        """The statement, added to its bus's policy: the sandbox's EventBridge reads it before it lets an
+        event from another account onto the bus (sandbox/event_bus.py)."""
+        properties = self._resolver.resolve(properties)
+        statement = dict(properties["Statement"]) | {"Sid": properties["StatementId"]}
+        self._client("events").put_permission(
+            EventBusName=properties["EventBusName"],
+            Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+        )
+        return str(properties["StatementId"]), {}
 
     def _alarm(self, logical_id: str, properties: dict) -> tuple[str, dict]:
         properties = self._resolver.resolve(properties)
@@ -720,17 +728,6 @@ def _dependencies_first(resources: Mapping[str, Any], resource_type: str) -> lis
     for logical_id in of_type:
         place(logical_id)
     return ordered
-
-
-def put_bus_policy(events: Any, properties: Mapping[str, Any]) -> str:
-    """An AWS::Events::EventBusPolicy's statement (resolved), added to its bus's policy: the sandbox's
-    EventBridge reads it before it lets an event from another account onto the bus (sandbox/event_bus.py)."""
-    statement = dict(properties["Statement"]) | {"Sid": properties["StatementId"]}
-    events.put_permission(
-        EventBusName=properties["EventBusName"],
-        Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
-    )
-    return str(properties["StatementId"])
 
 
 def deploy_stack(
